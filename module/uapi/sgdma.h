@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * sgdma: register a user buffer for DMA by a device and read back the bus
+ * addresses of its DMA segments.
+ *
+ * Every ioctl argument starts with @size (the caller's sizeof the struct)
+ * and @flags.  A larger @size than the kernel knows is accepted when the
+ * extra bytes are zero (-E2BIG otherwise); a smaller one than the first
+ * published version is -EINVAL.  Unknown flags and non-zero reserved fields
+ * are -EINVAL.  An unknown ioctl is -ENOTTY.
+ *
+ * Errors common to every ioctl:
+ *  -EFAULT  the argument (or an array it points to) is not accessible
+ *  -ENODEV  the device was un-exposed, unbound or removed (revoked)
+ *  -EPERM   the caller's mm is not the one that opened the file
+ *           (a forked child may only query INFO and close)
+ */
+#ifndef _UAPI_SGDMA_H
+#define _UAPI_SGDMA_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define SGDMA_ABI_VERSION 1
+#define SGDMA_IOCTL_TYPE 0xD6
+
+/* Direction of a region, as seen from memory.  Both bits: bidirectional. */
+#define SGDMA_REG_TO_DEVICE	(1U << 0)  /* device reads the buffer */
+#define SGDMA_REG_FROM_DEVICE	(1U << 1)  /* device writes the buffer */
+#define SGDMA_REG_DIR_MASK	(SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE)
+
+/**
+ * struct sgdma_info - SGDMA_IOC_INFO: describe the device behind this file
+ * @size: sizeof(struct sgdma_info)
+ * @flags: must be 0
+ * @abi_version: out, SGDMA_ABI_VERSION
+ * @numa_node: out, the device's NUMA node, -1 when it has none
+ * @dma_mask: out, the device's streaming DMA mask
+ * @max_segment: out, the longest segment GET_SEGS reports
+ * @seg_boundary: out, boundary mask no reported segment crosses
+ *                (a segment never spans an address A with (A & mask) == 0,
+ *                except at its start)
+ * @dev_flags: out, SGDMA_INFO_IOMMU when an IOMMU translates bus addresses
+ * @reserved: must be 0
+ * @name: out, the device's name (e.g. "0000:00:03.0"), NUL-terminated
+ */
+struct sgdma_info {
+	__u32 size;
+	__u32 flags;
+	__u32 abi_version;
+	__s32 numa_node;
+	__aligned_u64 dma_mask;
+	__aligned_u64 max_segment;
+	__aligned_u64 seg_boundary;
+	__u32 dev_flags;
+	__u32 reserved;
+	char name[64];
+};
+
+#define SGDMA_INFO_IOMMU (1U << 0)
+
+/**
+ * struct sgdma_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
+ * @size: sizeof(struct sgdma_register)
+ * @flags: one or both of SGDMA_REG_TO_DEVICE and SGDMA_REG_FROM_DEVICE
+ * @addr: start of the buffer (any alignment)
+ * @length: length in bytes, > 0
+ * @handle: out, names the region in later calls (never 0)
+ * @reserved: must be 0
+ * @nsegs: out, number of DMA segments GET_SEGS reports for the region
+ *
+ * Errors: -EINVAL (length 0, @addr + @length overflows, bad flags or
+ * reserved), -EFAULT (a page is not mapped, is PROT_NONE, is I/O memory,
+ * is read-only while the device may write, or @addr is not a user address),
+ * -E2BIG (longer than the max_region_bytes module parameter), -ENOSPC (the
+ * file has max_regions_per_file regions), -ENOMEM (over RLIMIT_MEMLOCK
+ * without CAP_IPC_LOCK, or out of memory), -EIO (the DMA mapping failed, e.g.
+ * no bounce buffer space for a device with a small mask).
+ */
+struct sgdma_register {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 nsegs;
+};
+
+/**
+ * struct sgdma_seg - one DMA segment of a region
+ * @addr: bus address the device uses
+ * @len: length in bytes
+ * @offset: offset of the segment's first byte in the buffer
+ */
+struct sgdma_seg {
+	__aligned_u64 addr;
+	__aligned_u64 len;
+	__aligned_u64 offset;
+};
+
+/**
+ * struct sgdma_get_segs - SGDMA_IOC_GET_SEGS: copy out a range of segments
+ * @size: sizeof(struct sgdma_get_segs)
+ * @flags: must be 0
+ * @handle: the region
+ * @reserved: must be 0
+ * @first: index of the first segment to copy (< nsegs)
+ * @count: in: room in @segs, in entries (> 0); out: entries written
+ * @segs: user pointer to an array of struct sgdma_seg
+ *
+ * Reading in increasing order of @first costs O(@count) per call.
+ * Errors: -ENOENT (no such handle), -EINVAL (@first >= nsegs, @count 0).
+ */
+struct sgdma_get_segs {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 first;
+	__aligned_u64 count;
+	__aligned_u64 segs;
+};
+
+/* Exactly one of these in struct sgdma_sync.flags. */
+#define SGDMA_SYNC_FOR_CPU	(1U << 0)
+#define SGDMA_SYNC_FOR_DEVICE	(1U << 1)
+
+/**
+ * struct sgdma_sync - SGDMA_IOC_SYNC: hand a byte range to the CPU or device
+ * @size: sizeof(struct sgdma_sync)
+ * @flags: SGDMA_SYNC_FOR_CPU or SGDMA_SYNC_FOR_DEVICE
+ * @handle: the region
+ * @reserved: must be 0
+ * @offset: first byte of the range, in the buffer
+ * @length: bytes, > 0; @offset + @length <= the region's length
+ *
+ * The DMA layer syncs whole mapped entries: the bytes synced include the
+ * range and may extend to the pages around it.
+ * Errors: -ENOENT (no such handle), -EINVAL (range outside the region).
+ */
+struct sgdma_sync {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+};
+
+/**
+ * struct sgdma_unregister - SGDMA_IOC_UNREGISTER: unmap and unpin a region
+ * @size: sizeof(struct sgdma_unregister)
+ * @flags: must be 0
+ * @handle: the region; its number is not given out again by this file
+ *          until the handle space wraps
+ * @reserved: must be 0
+ *
+ * Errors: -ENOENT (no such handle, or already unregistered).
+ */
+struct sgdma_unregister {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+};
+
+enum {
+	SGDMA_CMD_INFO = 0x80,
+	SGDMA_CMD_REGISTER,
+	SGDMA_CMD_GET_SEGS,
+	SGDMA_CMD_SYNC,
+	SGDMA_CMD_UNREGISTER,
+};
+
+#define SGDMA_IOC_INFO \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_INFO, struct sgdma_info)
+#define SGDMA_IOC_REGISTER \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_REGISTER, struct sgdma_register)
+#define SGDMA_IOC_GET_SEGS \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_GET_SEGS, struct sgdma_get_segs)
+#define SGDMA_IOC_SYNC \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_SYNC, struct sgdma_sync)
+#define SGDMA_IOC_UNREGISTER \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_UNREGISTER, struct sgdma_unregister)
+
+#endif /* _UAPI_SGDMA_H */
