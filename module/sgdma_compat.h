@@ -9,14 +9,14 @@
 #include <linux/version.h>
 
 /* struct class.devnode takes a const device since 6.2. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
 #define SGDMA_DEVNODE_CONST const
 #else
 #define SGDMA_DEVNODE_CONST
 #endif
 
 /* The bus API takes const struct bus_type since 6.4. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#if KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
 #define SGDMA_BUS_CONST const
 #else
 #define SGDMA_BUS_CONST

@@ -160,23 +160,34 @@ struct sgdma_ioctl_op {
 	bool any_mm;		/* allowed from a process sharing the file */
 };
 
-#define SGDMA_OP(_cmd, _fn, _struct, _last, _any_mm)			\
-	[_cmd - SGDMA_CMD_INFO] = {					\
-		.execute = _fn,						\
-		.size = sizeof(struct _struct),				\
-		.min_size = offsetofend(struct _struct, _last),		\
-		.any_mm = _any_mm,					\
-	}
-
+/* Indexed by _IOC_NR(cmd) - SGDMA_CMD_INFO. */
 static const struct sgdma_ioctl_op sgdma_ioctl_ops[] = {
-	SGDMA_OP(SGDMA_CMD_INFO, sgdma_ioc_info, sgdma_info, name, true),
-	SGDMA_OP(SGDMA_CMD_REGISTER, sgdma_ioc_register, sgdma_register,
-		 nsegs, false),
-	SGDMA_OP(SGDMA_CMD_GET_SEGS, sgdma_ioc_get_segs, sgdma_get_segs,
-		 segs, false),
-	SGDMA_OP(SGDMA_CMD_SYNC, sgdma_ioc_sync, sgdma_sync, length, false),
-	SGDMA_OP(SGDMA_CMD_UNREGISTER, sgdma_ioc_unregister, sgdma_unregister,
-		 reserved, false),
+	[SGDMA_CMD_INFO - SGDMA_CMD_INFO] = {
+		.execute = sgdma_ioc_info,
+		.size = sizeof(struct sgdma_info),
+		.min_size = offsetofend(struct sgdma_info, name),
+		.any_mm = true,
+	},
+	[SGDMA_CMD_REGISTER - SGDMA_CMD_INFO] = {
+		.execute = sgdma_ioc_register,
+		.size = sizeof(struct sgdma_register),
+		.min_size = offsetofend(struct sgdma_register, nsegs),
+	},
+	[SGDMA_CMD_GET_SEGS - SGDMA_CMD_INFO] = {
+		.execute = sgdma_ioc_get_segs,
+		.size = sizeof(struct sgdma_get_segs),
+		.min_size = offsetofend(struct sgdma_get_segs, segs),
+	},
+	[SGDMA_CMD_SYNC - SGDMA_CMD_INFO] = {
+		.execute = sgdma_ioc_sync,
+		.size = sizeof(struct sgdma_sync),
+		.min_size = offsetofend(struct sgdma_sync, length),
+	},
+	[SGDMA_CMD_UNREGISTER - SGDMA_CMD_INFO] = {
+		.execute = sgdma_ioc_unregister,
+		.size = sizeof(struct sgdma_unregister),
+		.min_size = offsetofend(struct sgdma_unregister, reserved),
+	},
 };
 
 static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -104,7 +104,7 @@ int sgdma_region_create(struct sgdma_file *f, u64 addr, u64 length,
 			u32 dir_flags, struct sgdma_region **out);
 void sgdma_region_destroy(struct sgdma_file *f, struct sgdma_region *r);
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
-			   struct sgdma_seg __user *useg);
+			   struct sgdma_ioc_seg __user *useg);
 int sgdma_region_sync(struct sgdma_dev *sd, struct sgdma_region *r,
 		      u64 offset, u64 length, bool for_cpu);
 

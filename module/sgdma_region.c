@@ -69,10 +69,12 @@ static void sgdma_unpin(struct sg_table *sgt, bool dirty)
 	struct scatterlist *sg;
 	unsigned int i;
 
-	for_each_sgtable_sg(sgt, sg, i)
-		unpin_user_page_range_dirty_lock(sg_page(sg),
-				DIV_ROUND_UP(sg->offset + sg->length, PAGE_SIZE),
-				dirty);
+	for_each_sgtable_sg(sgt, sg, i) {
+		unsigned long npages = DIV_ROUND_UP(sg->offset + sg->length,
+						    PAGE_SIZE);
+
+		unpin_user_page_range_dirty_lock(sg_page(sg), npages, dirty);
+	}
 }
 
 /* Pin the pages under [addr, addr + npages pages) into r->sgt_append. */
@@ -109,9 +111,10 @@ static int sgdma_pin(struct sgdma_region *r, unsigned long start,
 		left -= pinned;
 		start += (unsigned long)pinned << PAGE_SHIFT;
 		ret = sg_alloc_append_table_from_pages(&r->sgt_append, pages,
-					pinned, 0,
-					(unsigned long)pinned << PAGE_SHIFT,
-					max_segment, left, GFP_KERNEL);
+						       pinned, 0,
+						       pinned * PAGE_SIZE,
+						       max_segment, left,
+						       GFP_KERNEL);
 		if (ret) {
 			unpin_user_pages(pages, pinned);
 			break;
@@ -153,7 +156,7 @@ static void sgdma_cursor_reset(struct sgdma_region *r)
  * layer keeps to both when an IOMMU merges entries; without one, a
  * physically contiguous run may still cross a boundary, hence the cut here.
  */
-static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_seg *seg)
+static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_ioc_seg *seg)
 {
 	struct sgdma_seg_cursor *c = &r->cursor;
 	u64 addr = sg_dma_address(c->sg) + c->sg_off;
@@ -179,7 +182,7 @@ static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_seg *seg)
 
 static u64 sgdma_count_segs(struct sgdma_region *r)
 {
-	struct sgdma_seg seg;
+	struct sgdma_ioc_seg seg;
 	u64 nsegs;
 
 	sgdma_cursor_reset(r);
@@ -272,9 +275,9 @@ void sgdma_region_destroy(struct sgdma_file *f, struct sgdma_region *r)
 #define SGDMA_SEG_CHUNK 16
 
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
-			   struct sgdma_seg __user *useg)
+			   struct sgdma_ioc_seg __user *useg)
 {
-	struct sgdma_seg chunk[SGDMA_SEG_CHUNK];
+	struct sgdma_ioc_seg chunk[SGDMA_SEG_CHUNK];
 	u64 todo, done = 0;
 
 	if (first >= r->nsegs || !*count)
@@ -285,7 +288,7 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 	if (first < r->cursor.index)
 		sgdma_cursor_reset(r);
 	while (r->cursor.index < first) {
-		struct sgdma_seg skip;
+		struct sgdma_ioc_seg skip;
 
 		sgdma_cursor_next(r, &skip);
 	}

@@ -25,8 +25,8 @@
 #define SGDMA_IOCTL_TYPE 0xD6
 
 /* Direction of a region, as seen from memory.  Both bits: bidirectional. */
-#define SGDMA_REG_TO_DEVICE	(1U << 0)  /* device reads the buffer */
-#define SGDMA_REG_FROM_DEVICE	(1U << 1)  /* device writes the buffer */
+#define SGDMA_REG_TO_DEVICE	0x1U  /* device reads the buffer */
+#define SGDMA_REG_FROM_DEVICE	0x2U  /* device writes the buffer */
 #define SGDMA_REG_DIR_MASK	(SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE)
 
 /**
@@ -57,7 +57,7 @@ struct sgdma_info {
 	char name[64];
 };
 
-#define SGDMA_INFO_IOMMU (1U << 0)
+#define SGDMA_INFO_IOMMU 0x1U
 
 /**
  * struct sgdma_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
@@ -88,12 +88,12 @@ struct sgdma_register {
 };
 
 /**
- * struct sgdma_seg - one DMA segment of a region
+ * struct sgdma_ioc_seg - one DMA segment of a region
  * @addr: bus address the device uses
  * @len: length in bytes
  * @offset: offset of the segment's first byte in the buffer
  */
-struct sgdma_seg {
+struct sgdma_ioc_seg {
 	__aligned_u64 addr;
 	__aligned_u64 len;
 	__aligned_u64 offset;
@@ -107,7 +107,7 @@ struct sgdma_seg {
  * @reserved: must be 0
  * @first: index of the first segment to copy (< nsegs)
  * @count: in: room in @segs, in entries (> 0); out: entries written
- * @segs: user pointer to an array of struct sgdma_seg
+ * @segs: user pointer to an array of struct sgdma_ioc_seg
  *
  * Reading in increasing order of @first costs O(@count) per call.
  * Errors: -ENOENT (no such handle), -EINVAL (@first >= nsegs, @count 0).
@@ -123,8 +123,8 @@ struct sgdma_get_segs {
 };
 
 /* Exactly one of these in struct sgdma_sync.flags. */
-#define SGDMA_SYNC_FOR_CPU	(1U << 0)
-#define SGDMA_SYNC_FOR_DEVICE	(1U << 1)
+#define SGDMA_SYNC_FOR_CPU	0x1U
+#define SGDMA_SYNC_FOR_DEVICE	0x2U
 
 /**
  * struct sgdma_sync - SGDMA_IOC_SYNC: hand a byte range to the CPU or device
