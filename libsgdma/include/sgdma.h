@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsgdma: register your own buffer for DMA by a device exposed by the
+ * sgdma kernel module, and read back the bus address of each DMA segment.
+ *
+ *	struct sgdma_region *r = sgdma_register(buf, len);
+ *	if (!r)
+ *		errx(1, "%s", sgdma_last_error());
+ *	for (size_t i = 0; i < sgdma_region_nsegs(r); i++)
+ *		program_descriptor(sgdma_region_segs(r)[i]);
+ *	sgdma_sync_for_device(r, 0, len);	// CPU wrote, device reads
+ *	...device DMA...
+ *	sgdma_sync_for_cpu(r, 0, len);		// device wrote, CPU reads
+ *	sgdma_unregister(r);
+ *
+ * Conventions:
+ *  - Functions returning a pointer return NULL on failure and set errno.
+ *  - Functions returning int return 0 on success, or a negative errno value
+ *    on failure and also set errno to the positive value.
+ *  - After any failure, sgdma_last_error() gives a human-readable message
+ *    for it (per thread).
+ *  - All functions are thread-safe.  A region or device must not be used
+ *    by one thread while another thread unregisters or closes it.
+ *  - Regions and devices belong to the process that opened the device: a
+ *    forked child gets EPERM from every call but sgdma_dev_info(),
+ *    sgdma_close() and the pure accessors.
+ *
+ * Environment:
+ *  SGDMA_DEVICE   the default device, as a device name (e.g. "0000:00:03.0")
+ *                 or a path; unset or empty: the only exposed device.
+ *  SGDMA_DEV_DIR  the directory holding the device nodes, default
+ *                 "/dev/sgdma" (meant for tests).
+ * Both are ignored in set-user-ID/set-group-ID programs (secure_getenv).
+ */
+#ifndef SGDMA_H
+#define SGDMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Direction flags for sgdma_dev_register(), as seen from memory. */
+#define SGDMA_TO_DEVICE		1U	/* the device reads the buffer */
+#define SGDMA_FROM_DEVICE	2U	/* the device writes the buffer */
+#define SGDMA_BIDIRECTIONAL	3U	/* both */
+
+/* Default directory of the device nodes (overridden by $SGDMA_DEV_DIR). */
+#define SGDMA_DEV_DIR_DEFAULT	"/dev/sgdma"
+
+/**
+ * struct sgdma_seg - one DMA segment of a registered region
+ * @addr: bus address the device uses for the segment's first byte
+ * @len: length of the segment in bytes (> 0)
+ * @offset: offset of the segment's first byte from the buffer's start
+ *
+ * The segments of a region are sorted by @offset and cover the buffer
+ * exactly, without gaps or overlap.
+ */
+struct sgdma_seg {
+	uint64_t addr;
+	uint64_t len;
+	uint64_t offset;
+};
+
+/* An open sgdma device (opaque). */
+struct sgdma_dev;
+/* A registered (pinned and DMA-mapped) buffer (opaque). */
+struct sgdma_region;
+
+/**
+ * struct sgdma_dev_info - what the module reports about a device
+ * @name: the device's name, e.g. "0000:00:03.0", NUL-terminated
+ * @numa_node: the device's NUMA node, -1 when it has none
+ * @dma_mask: the device's streaming DMA mask
+ * @max_segment: the longest segment the module reports for this device
+ * @seg_boundary: boundary MASK no reported segment crosses (Linux
+ *                convention: a segment never contains an address A with
+ *                (A & mask) == 0 except at its start); pass
+ *                @seg_boundary + 1 as the @boundary of sgdma_split_segs()
+ *                (an all-ones mask wraps to 0, "no boundary")
+ * @iommu: true when an IOMMU translates the device's bus addresses
+ */
+struct sgdma_dev_info {
+	char name[64];
+	int numa_node;
+	uint64_t dma_mask;
+	uint64_t max_segment;
+	uint64_t seg_boundary;
+	bool iommu;
+};
+
+/**
+ * sgdma_register() - register a buffer with the default device
+ * @buf: start of the buffer (any alignment)
+ * @len: length in bytes, > 0
+ *
+ * Pins @buf and maps it for bidirectional DMA by the default device:
+ * $SGDMA_DEVICE if set and non-empty, else the only device in the device
+ * directory.  The default device is opened on first use and stays open for
+ * the life of the process (see sgdma_default_dev()).
+ *
+ * Return: the region, or NULL with errno set: the errors of
+ * sgdma_default_dev() and of sgdma_dev_register().
+ */
+struct sgdma_region *sgdma_register(void *buf, size_t len);
+
+/**
+ * sgdma_default_dev() - the default device, opened on first use
+ *
+ * Resolves the default device as sgdma_open(NULL) does, opens it once per
+ * process (thread-safely) and keeps it open.  A failed attempt is not
+ * remembered: a later call tries again.  sgdma_close() on the result is a
+ * no-op.
+ *
+ * Return: the device, or NULL with errno set as by sgdma_open().
+ */
+struct sgdma_dev *sgdma_default_dev(void);
+
+/**
+ * sgdma_open() - open an sgdma device
+ * @name: a device name ("0000:00:03.0", looked up in $SGDMA_DEV_DIR, default
+ *        /dev/sgdma), a path (anything containing '/'), or NULL for the
+ *        default device ($SGDMA_DEVICE, else the only exposed device)
+ *
+ * Each call returns a new handle; release it with sgdma_close().
+ *
+ * Return: the device, or NULL with errno set:
+ *  EINVAL       @name is empty
+ *  ENAMETOOLONG the resulting path is too long
+ *  ENODEV       @name is NULL and no device is exposed
+ *  ENOTUNIQ     @name is NULL, $SGDMA_DEVICE is unset and several devices
+ *               are exposed (the message lists them)
+ *  ENOENT       no such device node
+ *  EACCES       no permission to open the device node
+ *  ENOTTY       the file is not an sgdma device
+ *  EPROTO       the module speaks another ABI version than this library
+ *  ENOMEM       out of memory
+ *  or any other error of open(2) or of the INFO ioctl.
+ */
+struct sgdma_dev *sgdma_open(const char *name);
+
+/**
+ * sgdma_close() - release a device handle
+ * @dev: the device, or NULL (no-op)
+ *
+ * Regions registered through @dev stay valid: each holds a reference, and
+ * the file is closed when the last of them is unregistered.  Closing the
+ * default device (sgdma_default_dev()) is a no-op.
+ */
+void sgdma_close(struct sgdma_dev *dev);
+
+/**
+ * sgdma_dev_info() - describe a device
+ * @dev: the device
+ * @info: filled in on success
+ *
+ * Return: 0, or -EINVAL when @dev or @info is NULL.
+ */
+int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
+
+/**
+ * sgdma_dev_register() - register a buffer with a device
+ * @dev: the device
+ * @buf: start of the buffer (any alignment)
+ * @len: length in bytes, > 0
+ * @flags: SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL
+ *
+ * Pins the pages of @buf, maps them for DMA by the device and reads all
+ * the DMA segments.  The buffer must stay mapped (not munmap()ed nor
+ * remapped) until sgdma_unregister().  The pinned pages count against
+ * RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK.
+ *
+ * Return: the region, or NULL with errno set:
+ *  EINVAL  @dev or @buf is NULL, @len is 0, @buf + @len overflows, or
+ *          @flags is not one of the three values above
+ *  EFAULT  the buffer is not fully mapped, is PROT_NONE, is I/O memory, or
+ *          is read-only while the device writes it
+ *  ENOMEM  over RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory
+ *  E2BIG   longer than the module's max_region_bytes parameter
+ *  ENOSPC  the device file has max_regions_per_file regions already
+ *  EIO     the DMA mapping failed (e.g. no bounce buffer space)
+ *  ENODEV  the device was revoked (un-exposed, unbound or removed)
+ *  EPERM   called from a forked child of the process that opened @dev
+ *  EPROTO  the module reported something inconsistent
+ */
+struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf,
+					size_t len, unsigned int flags);
+
+/**
+ * sgdma_region_nsegs() - number of DMA segments of a region
+ * @r: the region
+ *
+ * Return: the number of entries of sgdma_region_segs() (>= 1), 0 if @r is
+ * NULL.
+ */
+size_t sgdma_region_nsegs(const struct sgdma_region *r);
+
+/**
+ * sgdma_region_segs() - the DMA segments of a region
+ * @r: the region
+ *
+ * Return: an array of sgdma_region_nsegs() segments sorted by offset,
+ * owned by the region and valid until sgdma_unregister(); NULL if @r is
+ * NULL.
+ */
+const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region *r);
+
+/**
+ * sgdma_region_dev() - the device a region is registered with
+ * @r: the region
+ *
+ * Return: the device (valid at least as long as the region), NULL if @r is
+ * NULL.
+ */
+struct sgdma_dev *sgdma_region_dev(const struct sgdma_region *r);
+
+/**
+ * sgdma_region_len() - length of a region's buffer
+ * @r: the region
+ *
+ * Return: the @len it was registered with, 0 if @r is NULL.
+ */
+size_t sgdma_region_len(const struct sgdma_region *r);
+
+/**
+ * sgdma_region_addr() - start of a region's buffer
+ * @r: the region
+ *
+ * Return: the @buf it was registered with, NULL if @r is NULL.
+ */
+void *sgdma_region_addr(const struct sgdma_region *r);
+
+/**
+ * sgdma_sync_for_device() - hand a byte range to the device
+ * @r: the region
+ * @off: first byte of the range, from the buffer's start
+ * @len: bytes, > 0, with @off + @len <= sgdma_region_len(@r)
+ *
+ * Call after the CPU wrote the range and before the device reads it (or
+ * before the device writes it, to drop stale cache lines).  The bytes
+ * synced may extend to the pages around the range.
+ *
+ * Return: 0, or a negative errno:
+ *  -EINVAL  @r is NULL, @len is 0 or the range is outside the region
+ *  -ENODEV  the device was revoked
+ *  -EPERM   called from a forked child
+ */
+int sgdma_sync_for_device(struct sgdma_region *r, size_t off, size_t len);
+
+/**
+ * sgdma_sync_for_cpu() - hand a byte range back to the CPU
+ * @r: the region
+ * @off: first byte of the range, from the buffer's start
+ * @len: bytes, > 0, with @off + @len <= sgdma_region_len(@r)
+ *
+ * Call after the device wrote the range and before the CPU reads it.
+ *
+ * Return: 0, or a negative errno as sgdma_sync_for_device().
+ */
+int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len);
+
+/**
+ * sgdma_unregister() - unmap and unpin a region, and free it
+ * @r: the region
+ *
+ * The device must no longer access the buffer.  @r is freed even when the
+ * module reports an error (e.g. -ENODEV after revocation: the module has
+ * already unmapped the region), and drops its reference to the device.
+ *
+ * Return: 0, or a negative errno:
+ *  -EINVAL  @r is NULL (nothing is freed)
+ *  -ENODEV  the device was revoked (the region is gone anyway)
+ *  -EPERM   called from a forked child (the child's copy is freed; the
+ *           parent's region is untouched)
+ *  -ENOENT  the module did not know the region
+ */
+int sgdma_unregister(struct sgdma_region *r);
+
+/**
+ * sgdma_last_error() - message for the last failure in this thread
+ *
+ * Return: a NUL-terminated message, e.g. "sgdma_register: device
+ * 0000:00:03.0 was revoked (un-exposed, unbound or removed)", describing
+ * the last failure of an sgdma function in the calling thread.  Like errno,
+ * it is meaningful only right after a failure: successful calls leave it
+ * unchanged.  "no error" before any failure.  The string is thread-local
+ * and valid until the next sgdma call in this thread.
+ */
+const char *sgdma_last_error(void);
+
+/**
+ * sgdma_split_segs() - split segments to fit a device's descriptor limits
+ * @in: the segments to split (e.g. sgdma_region_segs()); may be NULL when
+ *      @nin is 0
+ * @nin: number of entries of @in
+ * @max_len: longest piece, in bytes; 0 means no limit
+ * @boundary: a power of two: no piece contains an address A that is a
+ *            multiple of @boundary, except at its start; 0 means none
+ *            (for a kernel-style mask, pass mask + 1)
+ * @out: where to write the pieces; may be NULL when @out_cap is 0; must not
+ *       overlap @in
+ * @out_cap: room in @out, in entries
+ *
+ * Each input segment is cut into as few pieces as the limits allow, in
+ * order; each piece's @addr and @offset advance by the lengths of the
+ * pieces before it in the same segment.  Input segments of length 0 yield
+ * no piece.  At most @out_cap pieces are written (the first ones); like
+ * snprintf(), the return value is the number of pieces needed, so a call
+ * with @out_cap 0 sizes the output.  Runs in O(@nin + @out_cap).
+ *
+ * Return: the number of pieces needed (0 when there is nothing to split),
+ * or SIZE_MAX (never a valid count) with errno set:
+ *  EINVAL     @boundary is not 0 nor a power of two, @in is NULL with
+ *             @nin > 0, @out is NULL with @out_cap > 0, or an input
+ *             segment's addr + len or offset + len exceeds 2^64
+ *  EOVERFLOW  SIZE_MAX or more pieces would be needed
+ * On error nothing is written to @out.
+ */
+size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin,
+			uint64_t max_len, uint64_t boundary,
+			struct sgdma_seg *out, size_t out_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SGDMA_H */
