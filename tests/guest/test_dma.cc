@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+// Real DMA by QEMU's edu device to and from registered buffers, using only
+// the bus addresses sgdma returned; every byte is checked.
+#include "guest.h"
+
+#include <numa.h>
+
+using namespace sgt;
+
+TEST_F(SgdmaDmaTest, OneByte) { round_trip(4096, 0, 1); }
+
+TEST_F(SgdmaDmaTest, OnePage) { round_trip(4096, 0, 4096); }
+
+TEST_F(SgdmaDmaTest, UnalignedAcrossPages) { round_trip(4 * 4096, 1000, 2 * 4096 + 1234); }
+
+TEST_F(SgdmaDmaTest, RoundTripAcrossManyPages) { round_trip(12 * 4096, 4096 - 64, 8 * 4096 + 100); }
+
+TEST_F(SgdmaDmaTest, FourMiBWrittenByDevice)
+{
+	Mapping m(4 << 20);
+	ASSERT_TRUE(m.ok());
+	check_device_fill(m.bytes(), 4 << 20);
+}
+
+TEST_F(SgdmaDmaTest, TransparentHugePages)
+{
+	const size_t huge = 2 << 20;
+	Mapping a(2 * huge), b(2 * huge);
+	ASSERT_TRUE(a.ok() && b.ok());
+	auto align = [&](uint8_t *p) {
+		return reinterpret_cast<uint8_t *>(
+			(reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(uintptr_t)(huge - 1));
+	};
+	uint8_t *src = align(a.bytes()), *dst = align(b.bytes());
+	ASSERT_EQ(0, madvise(src, huge, MADV_HUGEPAGE));
+	ASSERT_EQ(0, madvise(dst, huge, MADV_HUGEPAGE));
+	memset(src, 0, huge);
+	memset(dst, 0, huge);
+	if (pagemap_phys(dst + huge - 4096) != pagemap_phys(dst) + huge - 4096)
+		GTEST_SKIP() << "kernel gave no transparent huge page";
+	check_round_trip(src, dst, 64 * 1024);  // both directions, first 64 KiB
+	check_device_fill(dst, huge);            // every byte of the huge page
+}
+
+// A buffer bound to each NUMA node: the pages are there, and DMA works.
+TEST_F(SgdmaDmaTest, BufferOnEachNumaNode)
+{
+	ASSERT_EQ(0, numa_available() < 0 ? -1 : 0) << "no NUMA in this VM";
+	ASSERT_EQ(2, numa_num_configured_nodes());
+	const size_t len = 4 * 4096;
+	for (int node = 0; node < 2; node++) {
+		SCOPED_TRACE("node " + std::to_string(node));
+		auto *src = static_cast<uint8_t *>(numa_alloc_onnode(len, node));
+		auto *dst = static_cast<uint8_t *>(numa_alloc_onnode(len, node));
+		ASSERT_TRUE(src && dst);
+		memset(src, 0, len);
+		memset(dst, 0, len);
+		for (size_t off = 0; off < len; off += 4096) {
+			EXPECT_EQ(node, sgt_page_node(src + off));
+			EXPECT_EQ(node, sgt_page_node(dst + off));
+		}
+		check_round_trip(src, dst, len);
+		numa_free(src, len);
+		numa_free(dst, len);
+	}
+}
+
+// Under the IOMMU, a raw physical address is not a bus address: the device's
+// write faults and does not land, while sgdma's address for the same page works.
+TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
+{
+	if (!is_config("iommu"))
+		GTEST_SKIP() << "needs the iommu configuration";
+	Mapping src(4096), dst(4096);
+	ASSERT_TRUE(src.ok() && dst.ok());
+	fill_pattern(src.bytes(), 4096, 99);
+	memset(dst.bytes(), 0x5a, 4096);
+	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), 4096, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, rs) << sgdma_last_error();
+	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 4096, SGDMA_FROM_DEVICE);
+	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	uint64_t phys = pagemap_phys(dst.bytes());
+	ASSERT_NE(0u, phys);
+	ASSERT_NE(phys, sgdma_region_segs(rd)[0].addr);
+
+	ASSERT_EQ(0, edu_dma_to_device(edu, sgdma_region_segs(rs)[0].addr, 0, 1024));
+	ASSERT_EQ(0, edu_dma_from_device(edu, 0, phys, 1024));  // faults in the IOMMU
+	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 4096));
+	for (size_t i = 0; i < 1024; i++)
+		ASSERT_EQ(0x5a, dst.bytes()[i]) << "raw physical DMA landed at byte " << i;
+
+	ASSERT_EQ(0, edu_dma_from_device(edu, 0, sgdma_region_segs(rd)[0].addr, 1024));
+	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 4096));
+	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 1024));
+	EXPECT_EQ(0, sgdma_unregister(rs));
+	EXPECT_EQ(0, sgdma_unregister(rd));
+}
+
+// With bounce buffers the device writes the bounce page; the data reaches the
+// user's page only through sync_for_cpu (or unregister).
+TEST_F(SgdmaDmaTest, BounceDataArrivesOnlyThroughSync)
+{
+	if (!is_config("bounce"))
+		GTEST_SKIP() << "needs the bounce configuration";
+	Mapping src(4096), dst(4096);
+	ASSERT_TRUE(src.ok() && dst.ok());
+	fill_pattern(src.bytes(), 4096, 7);
+	memset(dst.bytes(), 0x5a, 4096);
+	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), 4096, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, rs) << sgdma_last_error();
+	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 4096, SGDMA_FROM_DEVICE);
+	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	uint64_t bus = sgdma_region_segs(rd)[0].addr;
+	ASSERT_NE(pagemap_phys(dst.bytes()), bus) << "page was not bounced";
+	ASSERT_NE(pagemap_phys(src.bytes()), sgdma_region_segs(rs)[0].addr) << "page was not bounced";
+
+	ASSERT_EQ(0, edu_copy(edu, rs, rd, 2048));
+	for (size_t i = 0; i < 2048; i++)
+		ASSERT_EQ(0x5a, dst.bytes()[i]) << "data arrived before sync at byte " << i;
+	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
+	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 2048));
+
+	// And the other way: CPU writes reach the device only after sync_for_device.
+	fill_pattern(src.bytes(), 4096, 8);
+	ASSERT_EQ(0, edu_copy(edu, rs, rd, 2048));
+	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
+	std::vector<uint8_t> old(4096);
+	fill_pattern(old.data(), 4096, 7);
+	EXPECT_EQ(-1, first_mismatch(old.data(), dst.bytes(), 2048)) << "device saw the CPU's write before sync_for_device";
+	ASSERT_EQ(0, sgdma_sync_for_device(rs, 0, 4096));
+	ASSERT_EQ(0, edu_copy(edu, rs, rd, 2048));
+	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
+	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 2048));
+
+	EXPECT_EQ(0, sgdma_unregister(rs));
+	EXPECT_EQ(0, sgdma_unregister(rd));
+}

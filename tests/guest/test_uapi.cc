@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+// Bad input straight at the ioctls: every case gets its exact errno and
+// leaves nothing pinned (the fixture checks the counters after each test).
+#include "fixture.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <uapi/sgdma.h>
+
+using namespace sgt;
+
+namespace {
+
+class UapiTest : public SgdmaTest {
+protected:
+	int fd = -1;
+	void SetUp() override
+	{
+		SgdmaTest::SetUp();
+		if (HasFatalFailure())
+			return;
+		fd = open(node_path().c_str(), O_RDWR | O_CLOEXEC);
+		ASSERT_GE(fd, 0) << node_path() << ": " << strerror(errno);
+	}
+	void TearDown() override
+	{
+		if (fd >= 0)
+			close(fd);
+		SgdmaTest::TearDown();
+	}
+
+	// The ioctl's errno, or 0 on success.
+	template <typename T> int call(unsigned long cmd, T *arg)
+	{
+		return ioctl(fd, cmd, arg) ? errno : 0;
+	}
+
+	int reg_at(uint64_t addr, uint64_t len, uint32_t flags, sgdma_register *out = nullptr)
+	{
+		sgdma_register r = {};
+		r.size = sizeof(r);
+		r.flags = flags;
+		r.addr = addr;
+		r.length = len;
+		int err = call(SGDMA_IOC_REGISTER, &r);
+		if (out)
+			*out = r;
+		return err;
+	}
+	int reg(const void *p, uint64_t len, uint32_t flags, sgdma_register *out = nullptr)
+	{
+		return reg_at(reinterpret_cast<uintptr_t>(p), len, flags, out);
+	}
+
+	int unreg(uint32_t handle)
+	{
+		sgdma_unregister u = {};
+		u.size = sizeof(u);
+		u.handle = handle;
+		return call(SGDMA_IOC_UNREGISTER, &u);
+	}
+};
+
+constexpr uint32_t kBidi = SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE;
+
+TEST_F(UapiTest, InfoReportsAbiAndName)
+{
+	sgdma_info info = {};
+	info.size = sizeof(info);
+	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &info));
+	EXPECT_EQ(SGDMA_ABI_VERSION, info.abi_version);
+	EXPECT_STREQ(sgt_edu_bdf(), info.name);
+	info.flags = 1;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_INFO, &info));
+}
+
+TEST_F(UapiTest, LengthZeroAndOverflow)
+{
+	std::vector<uint8_t> buf(4096);
+	EXPECT_EQ(EINVAL, reg(buf.data(), 0, kBidi));
+	EXPECT_EQ(EINVAL, reg_at(~0ULL - 100, 4096, kBidi));
+	EXPECT_EQ(EINVAL, reg(buf.data(), ~0ULL, kBidi));
+}
+
+TEST_F(UapiTest, BadAddresses)
+{
+	EXPECT_EQ(EFAULT, reg_at(0xffff888000000000ULL, 4096, kBidi)) << "kernel address";
+	EXPECT_EQ(EFAULT, reg_at(0, 4096, kBidi)) << "NULL page";
+
+	void *gone = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, gone);
+	ASSERT_EQ(0, munmap(gone, 8192));
+	EXPECT_EQ(EFAULT, reg(gone, 8192, kBidi)) << "unmapped";
+
+	void *none = mmap(nullptr, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+	EXPECT_EQ(EFAULT, reg(none, 8192, SGDMA_REG_TO_DEVICE)) << "PROT_NONE";
+	munmap(none, 8192);
+
+	// Half mapped: the pages pinned before the hole are released.
+	uint8_t *half = static_cast<uint8_t *>(
+		mmap(nullptr, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	ASSERT_NE(MAP_FAILED, half);
+	memset(half, 1, 16 * 4096);
+	ASSERT_EQ(0, munmap(half + 8 * 4096, 8 * 4096));
+	EXPECT_EQ(EFAULT, reg(half, 16 * 4096, kBidi)) << "partly mapped";
+	munmap(half, 8 * 4096);
+}
+
+TEST_F(UapiTest, ReadOnlyMappingOnlyForDeviceReads)
+{
+	void *ro = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(EFAULT, reg(ro, 4096, SGDMA_REG_FROM_DEVICE));
+	EXPECT_EQ(EFAULT, reg(ro, 4096, kBidi));
+	sgdma_register out;
+	EXPECT_EQ(0, reg(ro, 4096, SGDMA_REG_TO_DEVICE, &out));
+	EXPECT_EQ(0, unreg(out.handle));
+	munmap(ro, 4096);
+}
+
+TEST_F(UapiTest, IoMemoryIsRefused)
+{
+	std::string bar = std::string("/sys/bus/pci/devices/") + sgt_edu_bdf() + "/resource0";
+	int bfd = open(bar.c_str(), O_RDWR | O_SYNC | O_CLOEXEC);
+	ASSERT_GE(bfd, 0) << bar;
+	void *regs = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
+	ASSERT_NE(MAP_FAILED, regs);
+	EXPECT_EQ(EFAULT, reg(regs, 4096, kBidi));
+	munmap(regs, 4096);
+	close(bfd);
+}
+
+TEST_F(UapiTest, FlagsReservedAndSizes)
+{
+	std::vector<uint8_t> buf(4096);
+	EXPECT_EQ(EINVAL, reg(buf.data(), 4096, 0)) << "no direction";
+	EXPECT_EQ(EINVAL, reg(buf.data(), 4096, kBidi | (1u << 5))) << "unknown flag";
+
+	sgdma_register r = {};
+	r.size = sizeof(r);
+	r.flags = kBidi;
+	r.addr = reinterpret_cast<uintptr_t>(buf.data());
+	r.length = 4096;
+	r.reserved = 1;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_REGISTER, &r));
+	r.reserved = 0;
+	r.size = 8;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_REGISTER, &r)) << "size below the first version";
+
+	// A newer, larger struct: zero tail accepted, non-zero tail refused.
+	struct {
+		sgdma_register r;
+		uint64_t extension;
+	} big = {};
+	big.r = r;
+	big.r.size = sizeof(big);
+	big.extension = 1;
+	EXPECT_EQ(E2BIG, call(SGDMA_IOC_REGISTER, &big));
+	big.extension = 0;
+	ASSERT_EQ(0, call(SGDMA_IOC_REGISTER, &big));
+	EXPECT_NE(0u, big.r.handle);
+	EXPECT_EQ(0, unreg(big.r.handle));
+
+	sgdma_unregister u = {};
+	u.size = sizeof(u);
+	u.flags = 1;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_UNREGISTER, &u));
+
+	int dummy = 0;
+	EXPECT_EQ(ENOTTY, call(_IOWR(SGDMA_IOCTL_TYPE, 0x7f, int), &dummy));
+	EXPECT_EQ(ENOTTY, call(_IOWR('x', SGDMA_CMD_INFO, int), &dummy));
+	EXPECT_EQ(EFAULT, ioctl(fd, SGDMA_IOC_INFO, nullptr) ? errno : 0);
+}
+
+TEST_F(UapiTest, HandlesGetSegsAndSync)
+{
+	std::vector<uint8_t> buf(3 * 4096);
+	sgdma_register r;
+	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r));
+	ASSERT_GT(r.nsegs, 0u);
+
+	std::vector<sgdma_ioc_seg> segs(r.nsegs + 4);
+	sgdma_get_segs g = {};
+	g.size = sizeof(g);
+	g.handle = r.handle;
+	g.count = segs.size();
+	g.segs = reinterpret_cast<uintptr_t>(segs.data());
+	ASSERT_EQ(0, call(SGDMA_IOC_GET_SEGS, &g));
+	EXPECT_EQ(r.nsegs, g.count);
+	uint64_t total = 0;
+	for (size_t i = 0; i < g.count; i++)
+		total += segs[i].len;
+	EXPECT_EQ(buf.size(), total);
+
+	g.count = 1;
+	g.first = r.nsegs;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_GET_SEGS, &g)) << "first past the end";
+	g.first = 0;
+	g.count = 0;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_GET_SEGS, &g)) << "count 0";
+	g.count = 1;
+	g.segs = 0xffff888000000000ULL;
+	EXPECT_EQ(EFAULT, call(SGDMA_IOC_GET_SEGS, &g)) << "kernel pointer";
+	g.segs = reinterpret_cast<uintptr_t>(segs.data());
+	g.handle = 12345;
+	EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "bad handle";
+
+	sgdma_sync s = {};
+	s.size = sizeof(s);
+	s.handle = r.handle;
+	s.flags = SGDMA_SYNC_FOR_CPU;
+	s.offset = 4096;
+	s.length = 4096;
+	EXPECT_EQ(0, call(SGDMA_IOC_SYNC, &s));
+	s.flags = SGDMA_SYNC_FOR_DEVICE;
+	EXPECT_EQ(0, call(SGDMA_IOC_SYNC, &s));
+	s.flags = SGDMA_SYNC_FOR_CPU | SGDMA_SYNC_FOR_DEVICE;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_SYNC, &s)) << "both directions";
+	s.flags = SGDMA_SYNC_FOR_CPU;
+	s.length = 2 * 4096 + 1;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_SYNC, &s)) << "past the end";
+	s.length = 0;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_SYNC, &s)) << "empty";
+	s.length = ~0ULL;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_SYNC, &s)) << "overflow";
+
+	EXPECT_EQ(0, unreg(r.handle));
+	EXPECT_EQ(ENOENT, unreg(r.handle)) << "double unregister";
+	EXPECT_EQ(ENOENT, unreg(0)) << "handle 0";
+
+	// A stale handle does not name the next region.
+	sgdma_register r2;
+	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r2));
+	EXPECT_NE(r.handle, r2.handle);
+	g.handle = r.handle;
+	g.count = 1;
+	EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "reused handle";
+	EXPECT_EQ(0, unreg(r2.handle));
+}
+
+TEST_F(UapiTest, ModuleLimits)
+{
+	std::vector<uint8_t> buf(4 * 4096);
+	long long old_bytes = param("max_region_bytes");
+	long long old_regions = param("max_regions_per_file");
+
+	ASSERT_EQ(0, set_param("max_region_bytes", 8192));
+	EXPECT_EQ(E2BIG, reg(buf.data(), 8193, kBidi));
+	sgdma_register r;
+	EXPECT_EQ(0, reg(buf.data(), 8192, kBidi, &r));
+	EXPECT_EQ(0, unreg(r.handle));
+	ASSERT_EQ(0, set_param("max_region_bytes", old_bytes));
+
+	ASSERT_EQ(0, set_param("max_regions_per_file", 2));
+	sgdma_register a, b;
+	ASSERT_EQ(0, reg(buf.data(), 4096, kBidi, &a));
+	ASSERT_EQ(0, reg(buf.data() + 4096, 4096, kBidi, &b));
+	EXPECT_EQ(ENOSPC, reg(buf.data() + 8192, 4096, kBidi));
+	EXPECT_EQ(0, unreg(a.handle));
+	EXPECT_EQ(0, unreg(b.handle));
+	ASSERT_EQ(0, set_param("max_regions_per_file", old_regions));
+}
+
+// Runs @body in a child process; returns its exit status (0 = success).
+template <typename F> int in_child(F body)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(body());
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(UapiTest, MemlockLimitWithoutCapIpcLock)
+{
+	int status = in_child([&] {
+		// A new process has its own mm and so needs its own file.
+		fd = open(node_path().c_str(), O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return 9;
+		if (sgt_drop_cap_ipc_lock())
+			return 10;
+		struct rlimit lim = {64 * 1024, 64 * 1024};
+		if (setrlimit(RLIMIT_MEMLOCK, &lim))
+			return 11;
+		std::vector<uint8_t> big(1 << 20), small(4 * 4096);
+		if (reg(big.data(), big.size(), kBidi) != ENOMEM)
+			return 12;
+		sgdma_register r;
+		if (reg(small.data(), small.size(), kBidi, &r))
+			return 13;
+		// The 16 KiB charge stays until unregister: 60 KiB more is over.
+		if (reg(big.data(), 60 * 1024, kBidi) != ENOMEM)
+			return 14;
+		return unreg(r.handle) ? 15 : 0;
+	});
+	EXPECT_EQ(0, status);
+}
+
+TEST_F(UapiTest, ForkedChildMayOnlyQuery)
+{
+	std::vector<uint8_t> buf(4096);
+	sgdma_register r;
+	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r));
+	int status = in_child([&] {
+		sgdma_info info = {};
+		info.size = sizeof(info);
+		if (call(SGDMA_IOC_INFO, &info))
+			return 20;
+		if (reg(buf.data(), buf.size(), kBidi) != EPERM)
+			return 21;
+		if (unreg(r.handle) != EPERM)
+			return 22;
+		return 0;
+	});
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(0, unreg(r.handle)) << "the parent's region survived the child";
+}
+
+}  // namespace
