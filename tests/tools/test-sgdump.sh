@@ -1,0 +1,222 @@
+#!/bin/sh
+# Checks sgdump's output and exit statuses against a live sgdma device.
+# Runs in the guest (tests/vm/sgvm) with sgdma.ko loaded and one device
+# exposed; in the bounce configuration set the device's 28-bit mask first.
+#   test-sgdump.sh SGDUMP
+# Prints "PASS name" or "FAIL name" per check (skipped checks print
+# "PASS name # skipped: why"); exits 1 if any check failed.
+set -u
+
+sgdump=${1:?usage: test-sgdump.sh SGDUMP}
+failed=0
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+err=$tmp/err
+
+pass() { echo "PASS $1${2:+ # $2}"; }
+fail() {
+	echo "FAIL $1${2:+: $2}"
+	failed=1
+	if [ -s "$err" ]; then sed 's/^/    stderr: /' "$err" | head -5; fi
+}
+
+# run EXPECTED_STATUS ARGS...: sgdump's stdout in $out, stderr in $err;
+# succeeds when it exited with EXPECTED_STATUS.
+run() {
+	want=$1
+	shift
+	"$sgdump" "$@" >"$out" 2>"$err"
+	rc=$?
+	[ "$rc" -eq "$want" ]
+}
+
+# check NAME EXPECTED_STATUS ARGS...: exit status and, on failure, a
+# one-line message on stderr that starts with "sgdump: ".
+check_status() {
+	name=$1
+	shift
+	if ! run "$@"; then
+		fail "$name" "exit status $rc, expected $1"
+	elif [ "$1" -ne 0 ] && ! head -1 "$err" | grep -q '^sgdump: '; then
+		fail "$name" "no 'sgdump: ' message on stderr"
+	else
+		pass "$name"
+	fi
+}
+
+# json_check NAME PYTHON_EXPR [ARGS...]: runs sgdump --json ARGS, then
+# evaluates PYTHON_EXPR with d = the document; it must be true.
+json_check() {
+	name=$1
+	expr=$2
+	shift 2
+	if ! run 0 --json "$@"; then
+		fail "$name" "exit status $rc"
+		return
+	fi
+	if msg=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("false: " + sys.argv[2])
+    sys.exit(1)
+' "$out" "$expr" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(echo "$msg" | tail -1)"
+	fi
+}
+
+# The document must describe a consistent registration of SIZE bytes.
+consistent='
+d["buffer"]["size"] == SIZE and
+len(d["segments"]) == d["summary"]["segments"] >= 1 and
+[s["index"] for s in d["segments"]] == list(range(len(d["segments"]))) and
+all(s["offset"] == sum(t["len"] for t in d["segments"][:i])
+    for i, s in enumerate(d["segments"])) and
+sum(s["len"] for s in d["segments"]) == SIZE and
+all(s["len"] > 0 and s["pages"] >= 1 for s in d["segments"]) and
+all(int(s["addr"], 16) + s["len"] - 1 <= int(d["device"]["dma_mask"], 16)
+    for s in d["segments"]) and
+d["summary"]["largest"] == max(s["len"] for s in d["segments"]) and
+d["summary"]["smallest"] == min(s["len"] for s in d["segments"]) and
+d["summary"]["pages"] == d["buffer"]["pages"] and
+d["summary"]["register_ns"] > 0 and
+sum(v for k, v in d["buffer"]["pages_per_node"].items()) == d["buffer"]["pages"] and
+set(d["device"]) >= {"name", "numa_node", "dma_mask", "iommu", "max_segment", "seg_boundary"} and
+set(d["buffer"]) >= {"size", "offset", "memory", "dir", "pages", "pages_per_node"}
+'
+
+# ---- usage and errors ----------------------------------------------------
+
+if run 0 --help && grep -q '^Usage:' "$out" && grep -q -- '--max-rows' "$out" &&
+	grep -q 'Exit status' "$out"; then
+	pass help
+else
+	fail help "exit status $rc or incomplete text"
+fi
+
+if run 0 --version && grep -q '^sgdump from sgdma ' "$out"; then
+	pass version
+else
+	fail version "exit status $rc"
+fi
+
+check_status bad-size-zero 1 --size 0
+check_status bad-size-unit 1 --size 12Q
+check_status bad-size-negative 1 --size -4K
+check_status bad-dir 1 --dir sideways
+check_status bad-offset 1 --offset 4096
+check_status bad-option 1 --no-such-option
+check_status bad-node 1 --node 4096
+check_status device-nonexistent 2 --device nonexistent
+mkdir "$tmp/empty"
+if SGDMA_DEV_DIR=$tmp/empty "$sgdump" >"$out" 2>"$err"; then rc=0; else rc=$?; fi
+if [ "$rc" -eq 2 ] && grep -q '^sgdump: .*no sgdma device' "$err"; then
+	pass no-device
+else
+	fail no-device "exit status $rc, expected 2"
+fi
+
+# ---- JSON ------------------------------------------------------------------
+
+json_check json-default "$(echo "$consistent" | sed 's/SIZE/1048576/g') and
+d[\"buffer\"][\"memory\"] == \"anonymous\" and d[\"buffer\"][\"dir\"] == \"bidi\""
+json_check json-64M "$(echo "$consistent" | sed 's/SIZE/67108864/g')" --size 64M
+json_check json-odd-size "$(echo "$consistent" | sed 's/SIZE/12345/g') and
+d[\"buffer\"][\"pages\"] == 4" --size 12345 --offset 4000
+json_check json-size-units "d[\"buffer\"][\"size\"] == 3 * 1024 and
+d[\"buffer\"][\"dir\"] == \"to\"" --size 3KiB --dir to
+json_check json-dir-from "d[\"buffer\"][\"dir\"] == \"from\"" --dir from --size 8K
+json_check json-offset "$(echo "$consistent" | sed 's/SIZE/65536/g') and
+d[\"buffer\"][\"offset\"] == 100 and d[\"buffer\"][\"pages\"] == 17 and
+(not d[\"device\"][\"iommu\"] or int(d[\"segments\"][0][\"addr\"], 16) % 4096 == 100)" \
+	--size 64K --offset 100
+json_check json-full-despite-max-rows "len(d[\"segments\"]) == d[\"summary\"][\"segments\"]" \
+	--max-rows 1 --size 4M
+json_check json-thp "$(echo "$consistent" | sed 's/SIZE/4194304/g') and
+d[\"buffer\"][\"memory\"] == \"thp\"" --thp --size 4M
+
+dd if=/dev/zero of="$tmp/file" bs=4096 count=16 2>/dev/null
+json_check json-file "$(echo "$consistent" | sed 's/SIZE/65536/g') and
+d[\"buffer\"][\"memory\"] == \"file\"" --file "$tmp/file"
+json_check json-file-ro "d[\"buffer\"][\"size\"] == 65536 - 512" \
+	--file "$tmp/file" --offset 512 --dir to
+check_status file-too-small 5 --file "$tmp/file" --size 1M
+check_status file-missing 5 --file "$tmp/no-such-file"
+
+if [ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)" -eq 0 ]; then
+	check_status hugetlb-none-reserved 5 --hugetlb
+	if grep -q nr_hugepages "$err"; then
+		pass hugetlb-message
+	else
+		fail hugetlb-message "no pointer to /proc/sys/vm/nr_hugepages"
+	fi
+else
+	pass hugetlb-none-reserved "skipped: huge pages are reserved"
+fi
+
+# ---- NUMA ------------------------------------------------------------------
+
+if [ -d /sys/devices/system/node/node1 ]; then
+	json_check node1 "d[\"buffer\"][\"pages_per_node\"][\"1\"] == d[\"buffer\"][\"pages\"] == 1024" \
+		--node 1 --size 4M
+	if run 0 --node 1 --size 4M --quiet &&
+		grep -q '^pages per node:.* node1=1024' "$out"; then
+		pass node1-text
+	else
+		fail node1-text "exit status $rc or wrong pages per node line"
+	fi
+else
+	pass node1 "skipped: no NUMA node 1"
+fi
+
+# ---- text ------------------------------------------------------------------
+
+# Segment count of a 4 MiB buffer, from JSON, for the text checks.
+nsegs=
+if run 0 --json --size 4M; then
+	nsegs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["segments"])' "$out")
+fi
+
+if run 0 --size 4M --max-rows 0 &&
+	grep -q '^device: ' "$out" && grep -q '^dma mask: *0x' "$out" &&
+	grep -q '^iommu: *\(yes\|no\)$' "$out" && grep -q '^max segment: ' "$out" &&
+	grep -q '^boundary: *0x' "$out" && grep -q '^segments: *[0-9]' "$out" &&
+	grep -q '^register time: ' "$out" && grep -q '^pages per node: node0=' "$out" &&
+	[ "$(grep -c '^ *[0-9][0-9]*  0x' "$out")" = "${nsegs:-x}" ]; then
+	pass text
+else
+	fail text "exit status $rc or missing lines (expected $nsegs rows)"
+fi
+
+if run 0 --size 4M --max-rows 1; then
+	rows=$(grep -c '^ *[0-9][0-9]*  0x' "$out")
+	if [ "${nsegs:-0}" -gt 1 ]; then
+		if [ "$rows" -eq 1 ] && grep -q "^\.\.\. $((nsegs - 1)) more segments (use --max-rows 0 for all)$" "$out"; then
+			pass max-rows
+		else
+			fail max-rows "$rows rows, or no truncation note"
+		fi
+	elif [ "$rows" -eq 1 ] && ! grep -q 'more segments' "$out"; then
+		pass max-rows "one segment: no truncation"
+	else
+		fail max-rows "$rows rows"
+	fi
+else
+	fail max-rows "exit status $rc"
+fi
+
+if run 0 --size 4M --quiet && ! grep -q '^device:' "$out" &&
+	! grep -q '0x' "$out" &&
+	[ "$(sed -n 's/^segments: *//p' "$out")" = "${nsegs:-x}" ] &&
+	grep -q '^pages: *1024 ' "$out" && grep -q '^largest segment: ' "$out" &&
+	grep -q '^smallest segment: ' "$out" && grep -q '^pages per segment: ' "$out"; then
+	pass quiet
+else
+	fail quiet "exit status $rc or unexpected output"
+fi
+
+exit $failed
