@@ -40,6 +40,7 @@ struct sgdma_dev {
 	u64 saved_coherent_mask;
 	unsigned int saved_max_seg;
 	unsigned long saved_seg_boundary;
+	unsigned int saved_min_align;
 	bool saved_params;
 };
 

@@ -271,7 +271,9 @@ static struct class sgdma_class = {
 
 /*
  * Segments as long as a scatterlist entry holds: the PCI default of 64 KiB
- * would split every huge page into many.  Restored on un-expose.
+ * would split every huge page into many.  Bounce buffers keep the offset in
+ * the page, so a device sees the buffer's page layout whatever the DMA path.
+ * Restored on un-expose.
  */
 static void sgdma_dev_setup_params(struct sgdma_dev *sd)
 {
@@ -284,7 +286,9 @@ static void sgdma_dev_setup_params(struct sgdma_dev *sd)
 	sd->saved_params = true;
 	sd->saved_max_seg = dev->dma_parms->max_segment_size;
 	sd->saved_seg_boundary = dev->dma_parms->segment_boundary_mask;
+	sd->saved_min_align = dev->dma_parms->min_align_mask;
 	dev->dma_parms->max_segment_size = UINT_MAX & PAGE_MASK;
+	dev->dma_parms->min_align_mask = PAGE_SIZE - 1;
 }
 
 static void sgdma_dev_restore_params(struct sgdma_dev *sd)
@@ -299,6 +303,7 @@ static void sgdma_dev_restore_params(struct sgdma_dev *sd)
 		return;
 	dev->dma_parms->max_segment_size = sd->saved_max_seg;
 	dev->dma_parms->segment_boundary_mask = sd->saved_seg_boundary;
+	dev->dma_parms->min_align_mask = sd->saved_min_align;
 }
 
 /* Caller holds sgdma_lock; takes over the reference on @dev. */
