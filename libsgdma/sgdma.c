@@ -40,24 +40,24 @@ static_assert(SGDMA_TO_DEVICE == SGDMA_REG_TO_DEVICE, "flag mismatch");
 static_assert(SGDMA_FROM_DEVICE == SGDMA_REG_FROM_DEVICE, "flag mismatch");
 static_assert(SGDMA_BIDIRECTIONAL == SGDMA_REG_DIR_MASK, "flag mismatch");
 static_assert(sizeof(struct sgdma_seg) == sizeof(struct sgdma_ioc_seg),
-	      "struct sgdma_seg layout mismatch");
-static_assert(offsetof(struct sgdma_seg, addr) ==
-	      offsetof(struct sgdma_ioc_seg, addr), "sgdma_seg.addr mismatch");
-static_assert(offsetof(struct sgdma_seg, len) ==
-	      offsetof(struct sgdma_ioc_seg, len), "sgdma_seg.len mismatch");
-static_assert(offsetof(struct sgdma_seg, offset) ==
-	      offsetof(struct sgdma_ioc_seg, offset), "sgdma_seg.offset mismatch");
-static_assert(sizeof(((struct sgdma_dev_info *)0)->name) ==
-	      sizeof(((struct sgdma_info *)0)->name), "name length mismatch");
+              "struct sgdma_seg layout mismatch");
+static_assert(offsetof(struct sgdma_seg, addr) == offsetof(struct sgdma_ioc_seg, addr),
+              "sgdma_seg.addr mismatch");
+static_assert(offsetof(struct sgdma_seg, len) == offsetof(struct sgdma_ioc_seg, len),
+              "sgdma_seg.len mismatch");
+static_assert(offsetof(struct sgdma_seg, offset) == offsetof(struct sgdma_ioc_seg, offset),
+              "sgdma_seg.offset mismatch");
+static_assert(sizeof(((struct sgdma_dev_info *)0)->name) == sizeof(((struct sgdma_info *)0)->name),
+              "name length mismatch");
 
 struct sgdma_dev {
-	atomic_uint refs;	/* the opener's handle + one per region */
+	atomic_uint refs; /* the opener's handle + one per region */
 	int fd;
-	bool is_default;	/* sgdma_default_dev(): never closed */
-	atomic_bool revoked;	/* an ioctl answered ENODEV */
-	pid_t owner;		/* the opener: a forked child must reopen */
+	bool is_default;     /* sgdma_default_dev(): never closed */
+	atomic_bool revoked; /* an ioctl answered ENODEV */
+	pid_t owner;         /* the opener: a forked child must reopen */
 	struct sgdma_info info;
-	char path[];		/* for messages */
+	char path[]; /* for messages */
 };
 
 struct sgdma_region {
@@ -74,8 +74,7 @@ struct sgdma_region {
 static _Thread_local char last_error[512] = "no error";
 
 /* Record @err as the failure: errno and message.  Returns -@err. */
-__attribute__((format(printf, 2, 3)))
-static int fail(int err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -88,14 +87,13 @@ static int fail(int err, const char *fmt, ...)
 
 static const char *err_str(int err, char *buf, size_t size)
 {
-	return strerror_r(err, buf, size);	/* GNU variant */
+	return strerror_r(err, buf, size); /* GNU variant */
 }
 
 /* "8 MiB", "12 KiB", "4097 bytes" */
 static const char *fmt_size(uint64_t n, char *buf, size_t size)
 {
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
-					     "TiB" };
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
 	unsigned int u = 0;
 
 	while (n && !(n & 1023) && u + 1 < sizeof(units) / sizeof(units[0])) {
@@ -112,9 +110,8 @@ static const char *fmt_size(uint64_t n, char *buf, size_t size)
 enum op { OP_INFO, OP_REGISTER, OP_GET_SEGS, OP_SYNC, OP_UNREGISTER };
 
 static const char *const op_names[] = {
-	[OP_INFO] = "INFO", [OP_REGISTER] = "REGISTER",
-	[OP_GET_SEGS] = "GET_SEGS", [OP_SYNC] = "SYNC",
-	[OP_UNREGISTER] = "UNREGISTER",
+    [OP_INFO] = "INFO", [OP_REGISTER] = "REGISTER",     [OP_GET_SEGS] = "GET_SEGS",
+    [OP_SYNC] = "SYNC", [OP_UNREGISTER] = "UNREGISTER",
 };
 
 static const char *dev_name(const struct sgdma_dev *dev)
@@ -123,67 +120,77 @@ static const char *dev_name(const struct sgdma_dev *dev)
 }
 
 /* Describe a failed ioctl on @dev; returns -@err.  @len: region length. */
-static int ioctl_fail(const char *fn, struct sgdma_dev *dev,
-		      enum op op, int err, size_t len)
+static int ioctl_fail(const char *fn, struct sgdma_dev *dev, enum op op, int err, size_t len)
 {
 	char b1[64], b2[64];
 
 	switch (err) {
 	case ENODEV:
 		atomic_store(&dev->revoked, true);
-		return fail(err, "%s: device %s was revoked (un-exposed, unbound or removed)",
-			    fn, dev_name(dev));
+		return fail(err, "%s: device %s was revoked (un-exposed, unbound or removed)", fn,
+		            dev_name(dev));
 	case EPERM:
-		return fail(err, "%s: called from a forked child: regions belong to the process that opened the device",
-			    fn);
+		return fail(err,
+		            "%s: called from a forked child: regions belong to the process that "
+		            "opened the device",
+		            fn);
 	case EFAULT:
 		if (op == OP_REGISTER)
-			return fail(err, "%s: buffer is not fully mapped, is PROT_NONE, I/O memory, or read-only while the device writes",
-				    fn);
+			return fail(err,
+			            "%s: buffer is not fully mapped, is PROT_NONE, I/O memory, or "
+			            "read-only while the device writes",
+			            fn);
 		break;
 	case ENOMEM:
 		if (op == OP_REGISTER) {
 			struct rlimit rl;
 
-			if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-			    rl.rlim_cur != RLIM_INFINITY)
+			if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 				snprintf(b2, sizeof(b2), "%llu KiB",
-					 (unsigned long long)rl.rlim_cur / 1024);
+				         (unsigned long long)rl.rlim_cur / 1024);
 			else
 				snprintf(b2, sizeof(b2), "unlimited");
-			return fail(err, "%s: %s over the locked-memory limit (RLIMIT_MEMLOCK %s), or out of memory: raise `ulimit -l` or grant CAP_IPC_LOCK",
-				    fn, fmt_size(len, b1, sizeof(b1)), b2);
+			return fail(err,
+			            "%s: %s over the locked-memory limit (RLIMIT_MEMLOCK %s), or "
+			            "out of memory: raise `ulimit -l` or grant CAP_IPC_LOCK",
+			            fn, fmt_size(len, b1, sizeof(b1)), b2);
 		}
 		break;
 	case E2BIG:
 		if (op == OP_REGISTER)
-			return fail(err, "%s: region of %s is over the module's max_region_bytes (/sys/module/sgdma/parameters/max_region_bytes)",
-				    fn, fmt_size(len, b1, sizeof(b1)));
+			return fail(err,
+			            "%s: region of %s is over the module's max_region_bytes "
+			            "(/sys/module/sgdma/parameters/max_region_bytes)",
+			            fn, fmt_size(len, b1, sizeof(b1)));
 		break;
 	case ENOSPC:
 		if (op == OP_REGISTER)
-			return fail(err, "%s: too many regions for this device file (module parameter max_regions_per_file): unregister some or open the device again",
-				    fn);
+			return fail(
+			    err,
+			    "%s: too many regions for this device file (module parameter "
+			    "max_regions_per_file): unregister some or open the device again",
+			    fn);
 		break;
 	case EIO:
 		if (op == OP_REGISTER)
-			return fail(err, "%s: DMA mapping of %s failed on %s (e.g. no bounce buffer space for a device with a small DMA mask)",
-				    fn, fmt_size(len, b1, sizeof(b1)),
-				    dev_name(dev));
+			return fail(err,
+			            "%s: DMA mapping of %s failed on %s (e.g. no bounce buffer "
+			            "space for a device with a small DMA mask)",
+			            fn, fmt_size(len, b1, sizeof(b1)), dev_name(dev));
 		break;
 	case ENOENT:
 		if (op != OP_INFO && op != OP_REGISTER)
-			return fail(err, "%s: the module does not know this region (already unregistered?)",
-				    fn);
+			return fail(
+			    err, "%s: the module does not know this region (already unregistered?)",
+			    fn);
 		break;
 	case ENOTTY:
-		return fail(err, "%s: %s is not an sgdma device", fn,
-			    dev->path);
+		return fail(err, "%s: %s is not an sgdma device", fn, dev->path);
 	default:
 		break;
 	}
-	return fail(err, "%s: %s ioctl on %s failed: %s", fn, op_names[op],
-		    dev_name(dev), err_str(err, b1, sizeof(b1)));
+	return fail(err, "%s: %s ioctl on %s failed: %s", fn, op_names[op], dev_name(dev),
+	            err_str(err, b1, sizeof(b1)));
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -225,18 +232,19 @@ static int scan_default(const char *fn, char *path, size_t size)
 			list = NULL;
 		} else
 			return fail(errno, "%s: cannot read %s: %s", fn, dir,
-				    err_str(errno, b, sizeof(b)));
+			            err_str(errno, b, sizeof(b)));
 	}
 	if (n == 0) {
 		free(list);
-		return fail(ENODEV, "%s: no sgdma device exposed (%s is empty or missing): load sgdma.ko with expose=<device> or write to /sys/module/sgdma/parameters/expose",
-			    fn, dir);
+		return fail(ENODEV,
+		            "%s: no sgdma device exposed (%s is empty or missing): load sgdma.ko "
+		            "with expose=<device> or write to /sys/module/sgdma/parameters/expose",
+		            fn, dir);
 	}
 	if (n == 1) {
-		if ((size_t)snprintf(path, size, "%s/%s", dir,
-				     list[0]->d_name) >= size)
-			ret = fail(ENAMETOOLONG, "%s: path too long: %s/%s",
-				   fn, dir, list[0]->d_name);
+		if ((size_t)snprintf(path, size, "%s/%s", dir, list[0]->d_name) >= size)
+			ret = fail(ENAMETOOLONG, "%s: path too long: %s/%s", fn, dir,
+			           list[0]->d_name);
 		else
 			ret = 0;
 	} else {
@@ -245,17 +253,17 @@ static int scan_default(const char *fn, char *path, size_t size)
 
 		names[0] = '\0';
 		for (int i = 0; i < n && used < sizeof(names); i++) {
-			int w = snprintf(names + used, sizeof(names) - used,
-					 "%s%s", i ? ", " : "",
-					 list[i]->d_name);
+			int w = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+			                 list[i]->d_name);
 			if (w < 0)
 				break;
 			used += (size_t)w;
 		}
-		if (used >= sizeof(names))	/* truncated */
+		if (used >= sizeof(names)) /* truncated */
 			strcpy(names + sizeof(names) - 4, "...");
-		ret = fail(ENOTUNIQ, "%s: %d sgdma devices exposed (%s): set SGDMA_DEVICE to the one to use",
-			   fn, n, names);
+		ret = fail(ENOTUNIQ,
+		           "%s: %d sgdma devices exposed (%s): set SGDMA_DEVICE to the one to use",
+		           fn, n, names);
 	}
 	for (int i = 0; i < n; i++)
 		free(list[i]);
@@ -297,10 +305,8 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 			return NULL;
 		}
 		strcpy(path, name);
-	} else if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev_dir(),
-				    name) >= sizeof(path)) {
-		fail(ENAMETOOLONG, "%s: device path too long: %s/%s", fn,
-		     dev_dir(), name);
+	} else if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev_dir(), name) >= sizeof(path)) {
+		fail(ENAMETOOLONG, "%s: device path too long: %s/%s", fn, dev_dir(), name);
 		return NULL;
 	}
 
@@ -316,14 +322,17 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 	if (fd < 0) {
 		err = errno;
 		if (err == EACCES)
-			fail(err, "%s: permission denied on %s: add your user to the group the udev rule grants (see README)",
+			fail(err,
+			     "%s: permission denied on %s: add your user to the group the udev "
+			     "rule grants (see README)",
 			     fn, path);
 		else if (err == ENOENT)
-			fail(err, "%s: no device node %s: is the device exposed? (sgdma.ko parameter expose)",
+			fail(err,
+			     "%s: no device node %s: is the device exposed? (sgdma.ko parameter "
+			     "expose)",
 			     fn, path);
 		else
-			fail(err, "%s: cannot open %s: %s", fn, path,
-			     err_str(err, b, sizeof(b)));
+			fail(err, "%s: cannot open %s: %s", fn, path, err_str(err, b, sizeof(b)));
 		free(dev);
 		return NULL;
 	}
@@ -339,7 +348,9 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 	dev->info.name[sizeof(dev->info.name) - 1] = '\0';
 	if (dev->info.abi_version != SGDMA_ABI_VERSION) {
 		err = EPROTO;
-		fail(err, "%s: %s speaks sgdma ABI version %u, this libsgdma speaks %d: use a matching sgdma.ko and libsgdma",
+		fail(err,
+		     "%s: %s speaks sgdma ABI version %u, this libsgdma speaks %d: use a matching "
+		     "sgdma.ko and libsgdma",
 		     fn, path, dev->info.abi_version, SGDMA_ABI_VERSION);
 		goto out_close;
 	}
@@ -407,16 +418,14 @@ SGDMA_EXPORT struct sgdma_dev *sgdma_default_dev(void)
 	struct sgdma_dev *dev = get_default("sgdma_default_dev");
 
 	if (dev)
-		dev_put(dev);	/* the cache keeps its own reference */
+		dev_put(dev); /* the cache keeps its own reference */
 	return dev;
 }
 
-SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev,
-				struct sgdma_dev_info *info)
+SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info)
 {
 	if (!dev || !info)
-		return fail(EINVAL, "sgdma_dev_info: %s is NULL",
-			    dev ? "info" : "dev");
+		return fail(EINVAL, "sgdma_dev_info: %s is NULL", dev ? "info" : "dev");
 	memset(info, 0, sizeof(*info));
 	memcpy(info->name, dev->info.name, sizeof(info->name));
 	info->numa_node = dev->info.numa_node;
@@ -431,18 +440,17 @@ SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev,
 
 static void kernel_unregister(struct sgdma_dev *dev, uint32_t handle)
 {
-	struct sgdma_unregister u = { .size = sizeof(u), .handle = handle };
+	struct sgdma_unregister u = {.size = sizeof(u), .handle = handle};
 	int saved = errno;
 
 	ioctl(dev->fd, SGDMA_IOC_UNREGISTER, &u);
 	errno = saved;
 }
 
-static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
-					void *buf, size_t len,
-					unsigned int flags)
+static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, void *buf,
+                                        size_t len, unsigned int flags)
 {
-	struct sgdma_register reg = { .size = sizeof(reg) };
+	struct sgdma_register reg = {.size = sizeof(reg)};
 	struct sgdma_region *r;
 	uint64_t expect = 0;
 	size_t nsegs, i;
@@ -465,7 +473,9 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
 		return NULL;
 	}
 	if (!flags || (flags & ~(unsigned int)SGDMA_BIDIRECTIONAL)) {
-		fail(EINVAL, "%s: invalid flags 0x%x: use SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL",
+		fail(EINVAL,
+		     "%s: invalid flags 0x%x: use SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or "
+		     "SGDMA_BIDIRECTIONAL",
 		     fn, flags);
 		return NULL;
 	}
@@ -479,8 +489,8 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
 	}
 
 	if (reg.nsegs == 0 || reg.nsegs > len) {
-		fail(EPROTO, "%s: the module reported %llu segments for %zu bytes",
-		     fn, (unsigned long long)reg.nsegs, len);
+		fail(EPROTO, "%s: the module reported %llu segments for %zu bytes", fn,
+		     (unsigned long long)reg.nsegs, len);
 		goto out_unregister;
 	}
 	if (reg.nsegs > (SIZE_MAX - sizeof(*r)) / sizeof(r->segs[0])) {
@@ -498,11 +508,11 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
 	for (i = 0; i < nsegs;) {
 		size_t want = nsegs - i < SEGS_BATCH ? nsegs - i : SEGS_BATCH;
 		struct sgdma_get_segs gs = {
-			.size = sizeof(gs),
-			.handle = reg.handle,
-			.first = i,
-			.count = want,
-			.segs = (uintptr_t)&r->segs[i],
+		    .size = sizeof(gs),
+		    .handle = reg.handle,
+		    .first = i,
+		    .count = want,
+		    .segs = (uintptr_t)&r->segs[i],
 		};
 
 		if (ioctl(dev->fd, SGDMA_IOC_GET_SEGS, &gs) < 0) {
@@ -510,8 +520,8 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
 			goto out_free;
 		}
 		if (gs.count == 0 || gs.count > want) {
-			fail(EPROTO, "%s: GET_SEGS returned %llu of %zu segments",
-			     fn, (unsigned long long)gs.count, want);
+			fail(EPROTO, "%s: GET_SEGS returned %llu of %zu segments", fn,
+			     (unsigned long long)gs.count, want);
 			goto out_free;
 		}
 		i += (size_t)gs.count;
@@ -521,19 +531,19 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev,
 	for (i = 0; i < nsegs; i++) {
 		const struct sgdma_seg *s = &r->segs[i];
 
-		if (s->offset != expect || s->len == 0 ||
-		    s->len > len - expect) {
-			fail(EPROTO, "%s: segment %zu (offset %llu, len %llu) does not continue the buffer at %llu",
-			     fn, i, (unsigned long long)s->offset,
-			     (unsigned long long)s->len,
+		if (s->offset != expect || s->len == 0 || s->len > len - expect) {
+			fail(EPROTO,
+			     "%s: segment %zu (offset %llu, len %llu) does not continue the buffer "
+			     "at %llu",
+			     fn, i, (unsigned long long)s->offset, (unsigned long long)s->len,
 			     (unsigned long long)expect);
 			goto out_free;
 		}
 		expect += s->len;
 	}
 	if (expect != len) {
-		fail(EPROTO, "%s: segments cover %llu of %zu bytes", fn,
-		     (unsigned long long)expect, len);
+		fail(EPROTO, "%s: segments cover %llu of %zu bytes", fn, (unsigned long long)expect,
+		     len);
 		goto out_free;
 	}
 
@@ -554,9 +564,8 @@ out_unregister:
 	return NULL;
 }
 
-SGDMA_EXPORT struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev,
-						     void *buf, size_t len,
-						     unsigned int flags)
+SGDMA_EXPORT struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf, size_t len,
+                                                     unsigned int flags)
 {
 	return do_register("sgdma_dev_register", dev, buf, len, flags);
 }
@@ -581,7 +590,7 @@ SGDMA_EXPORT struct sgdma_region *sgdma_register(void *buf, size_t len)
 		return NULL;
 	r = do_register("sgdma_register", dev, buf, len, SGDMA_BIDIRECTIONAL);
 	err = errno;
-	dev_put(dev);	/* the region holds its own reference */
+	dev_put(dev); /* the region holds its own reference */
 	errno = err;
 	return r;
 }
@@ -591,8 +600,7 @@ SGDMA_EXPORT size_t sgdma_region_nsegs(const struct sgdma_region *r)
 	return r ? r->nsegs : 0;
 }
 
-SGDMA_EXPORT const struct sgdma_seg *
-sgdma_region_segs(const struct sgdma_region *r)
+SGDMA_EXPORT const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region *r)
 {
 	return r ? r->segs : NULL;
 }
@@ -612,18 +620,17 @@ SGDMA_EXPORT void *sgdma_region_addr(const struct sgdma_region *r)
 	return r ? r->addr : NULL;
 }
 
-static int do_sync(const char *fn, struct sgdma_region *r, size_t off,
-		   size_t len, uint32_t flag)
+static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t len, uint32_t flag)
 {
-	struct sgdma_sync s = { .size = sizeof(s), .flags = flag };
+	struct sgdma_sync s = {.size = sizeof(s), .flags = flag};
 
 	if (!r)
 		return fail(EINVAL, "%s: region is NULL", fn);
 	if (!len)
 		return fail(EINVAL, "%s: len is 0", fn);
 	if (off > r->len || len > r->len - off)
-		return fail(EINVAL, "%s: range [%zu, +%zu) is outside the region of %zu bytes",
-			    fn, off, len, r->len);
+		return fail(EINVAL, "%s: range [%zu, +%zu) is outside the region of %zu bytes", fn,
+		            off, len, r->len);
 	s.handle = r->handle;
 	s.offset = off;
 	s.length = len;
@@ -632,30 +639,26 @@ static int do_sync(const char *fn, struct sgdma_region *r, size_t off,
 	return 0;
 }
 
-SGDMA_EXPORT int sgdma_sync_for_device(struct sgdma_region *r, size_t off,
-				       size_t len)
+SGDMA_EXPORT int sgdma_sync_for_device(struct sgdma_region *r, size_t off, size_t len)
 {
-	return do_sync("sgdma_sync_for_device", r, off, len,
-		       SGDMA_SYNC_FOR_DEVICE);
+	return do_sync("sgdma_sync_for_device", r, off, len, SGDMA_SYNC_FOR_DEVICE);
 }
 
-SGDMA_EXPORT int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off,
-				    size_t len)
+SGDMA_EXPORT int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len)
 {
 	return do_sync("sgdma_sync_for_cpu", r, off, len, SGDMA_SYNC_FOR_CPU);
 }
 
 SGDMA_EXPORT int sgdma_unregister(struct sgdma_region *r)
 {
-	struct sgdma_unregister u = { .size = sizeof(u) };
+	struct sgdma_unregister u = {.size = sizeof(u)};
 	int ret = 0;
 
 	if (!r)
 		return fail(EINVAL, "sgdma_unregister: region is NULL");
 	u.handle = r->handle;
 	if (ioctl(r->dev->fd, SGDMA_IOC_UNREGISTER, &u) < 0)
-		ret = ioctl_fail("sgdma_unregister", r->dev, OP_UNREGISTER,
-				 errno, r->len);
+		ret = ioctl_fail("sgdma_unregister", r->dev, OP_UNREGISTER, errno, r->len);
 	dev_put(r->dev);
 	free(r);
 	if (ret)
@@ -680,8 +683,7 @@ static uint64_t cdiv(uint64_t x, uint64_t m)
  * Pieces needed for [@a, @a + @rem), @rem > 0, not crossing multiples of
  * @b (power of two, 0: none).  Returns false on overflow of uint64_t.
  */
-static bool count_range(uint64_t a, uint64_t rem, uint64_t m, uint64_t b,
-			uint64_t *n)
+static bool count_range(uint64_t a, uint64_t rem, uint64_t m, uint64_t b, uint64_t *n)
 {
 	uint64_t head, full, tail, per, cnt;
 
@@ -689,7 +691,7 @@ static bool count_range(uint64_t a, uint64_t rem, uint64_t m, uint64_t b,
 		*n = cdiv(rem, m);
 		return true;
 	}
-	head = b - (a & (b - 1));	/* bytes up to the next multiple */
+	head = b - (a & (b - 1)); /* bytes up to the next multiple */
 	if (rem <= head) {
 		*n = cdiv(rem, m);
 		return true;
@@ -699,8 +701,7 @@ static bool count_range(uint64_t a, uint64_t rem, uint64_t m, uint64_t b,
 	full = rem / b;
 	tail = rem & (b - 1);
 	per = cdiv(b, m);
-	if (__builtin_mul_overflow(full, per, &full) ||
-	    __builtin_add_overflow(cnt, full, &cnt))
+	if (__builtin_mul_overflow(full, per, &full) || __builtin_add_overflow(cnt, full, &cnt))
 		return false;
 	if (tail && __builtin_add_overflow(cnt, cdiv(tail, m), &cnt))
 		return false;
@@ -708,9 +709,8 @@ static bool count_range(uint64_t a, uint64_t rem, uint64_t m, uint64_t b,
 	return true;
 }
 
-SGDMA_EXPORT size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin,
-				     uint64_t max_len, uint64_t boundary,
-				     struct sgdma_seg *out, size_t out_cap)
+SGDMA_EXPORT size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin, uint64_t max_len,
+                                     uint64_t boundary, struct sgdma_seg *out, size_t out_cap)
 {
 	const char *fn = "sgdma_split_segs";
 	uint64_t total = 0;
@@ -741,10 +741,8 @@ SGDMA_EXPORT size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin,
 			fail(EINVAL, "%s: segment %zu wraps past 2^64", fn, i);
 			return SIZE_MAX;
 		}
-		if (!count_range(in[i].addr, in[i].len, max_len, boundary,
-				 &cnt) ||
-		    __builtin_add_overflow(total, cnt, &total) ||
-		    total >= SIZE_MAX) {
+		if (!count_range(in[i].addr, in[i].len, max_len, boundary, &cnt) ||
+		    __builtin_add_overflow(total, cnt, &total) || total >= SIZE_MAX) {
 			fail(EOVERFLOW, "%s: too many pieces", fn);
 			return SIZE_MAX;
 		}

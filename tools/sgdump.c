@@ -40,19 +40,21 @@
 /* Exit statuses: keep in sync with usage() and docs/man/sgdump.1. */
 enum {
 	EX_OK = 0,
-	EX_USAGE = 1,		/* usage error, bad argument */
-	EX_NODEV = 2,		/* no device exposed, device not found */
-	EX_PERM = 3,		/* permission denied on the device node */
-	EX_MEMLOCK = 4,		/* RLIMIT_MEMLOCK too low (ENOMEM) */
-	EX_MEMORY = 5,		/* unsupported memory, allocation failed */
-	EX_REGISTER = 6,	/* other registration failure */
+	EX_USAGE = 1,    /* usage error, bad argument */
+	EX_NODEV = 2,    /* no device exposed, device not found */
+	EX_PERM = 3,     /* permission denied on the device node */
+	EX_MEMLOCK = 4,  /* RLIMIT_MEMLOCK too low (ENOMEM) */
+	EX_MEMORY = 5,   /* unsupported memory, allocation failed */
+	EX_REGISTER = 6, /* other registration failure */
 };
 
 enum memkind { MEM_ANON, MEM_THP, MEM_HUGETLB, MEM_FILE };
 
 static const char *const mem_names[] = {
-	[MEM_ANON] = "anonymous", [MEM_THP] = "thp",
-	[MEM_HUGETLB] = "hugetlb", [MEM_FILE] = "file",
+    [MEM_ANON] = "anonymous",
+    [MEM_THP] = "thp",
+    [MEM_HUGETLB] = "hugetlb",
+    [MEM_FILE] = "file",
 };
 
 #define THP_SIZE (2UL << 20)
@@ -63,7 +65,7 @@ struct opts {
 	size_t offset;
 	enum memkind mem;
 	const char *file;
-	int node;		/* -1: no binding */
+	int node; /* -1: no binding */
 	unsigned int dir;
 	const char *device;
 	bool json;
@@ -71,8 +73,7 @@ struct opts {
 	size_t max_rows;
 };
 
-__attribute__((format(printf, 2, 3), noreturn))
-static void die(int status, const char *fmt, ...)
+__attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -85,8 +86,7 @@ static void die(int status, const char *fmt, ...)
 	exit(status);
 }
 
-__attribute__((format(printf, 1, 2)))
-static void warnmsg(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void warnmsg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -97,65 +97,63 @@ static void warnmsg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-__attribute__((noreturn))
-static void usage(void)
+__attribute__((noreturn)) static void usage(void)
 {
 	printf("\n"
-"Usage:\n"
-" " PROG " [options]\n"
-"\n"
-"Register a buffer with an sgdma device and print the DMA segments the\n"
-"device would see: bus address, length, offset and pages of each.\n"
-"\n"
-"Options:\n"
-" -s, --size <size>       buffer size (default 1M); suffixes K, M, G, T\n"
-"                           (KiB, MiB, ...: powers of 1024) or KB, MB, GB, TB\n"
-"                           (powers of 1000)\n"
-" -o, --offset <bytes>    start the buffer this far into its first page\n"
-"                           (less than the page size: 4 KiB, or 2 MiB with\n"
-"                           --thp or --hugetlb; same suffixes as --size)\n"
-" -t, --thp               anonymous memory, 2 MiB aligned, with\n"
-"                           madvise(MADV_HUGEPAGE) (transparent huge pages)\n"
-" -H, --hugetlb           anonymous MAP_HUGETLB memory (needs huge pages\n"
-"                           reserved in /proc/sys/vm/nr_hugepages)\n"
-" -f, --file <path>       MAP_SHARED mapping of an existing file (size\n"
-"                           defaults to the file's size minus the offset)\n"
-" -n, --node <node>       place the buffer's pages on this NUMA node (mbind)\n"
-" -d, --dir <dir>         DMA direction: to (device reads), from (device\n"
-"                           writes) or bidi (default)\n"
-" -D, --device <name>     device name (e.g. 0000:00:04.0) or node path;\n"
-"                           default: $SGDMA_DEVICE, else the only exposed one\n"
-" -j, --json              print one JSON document (all segments)\n"
-" -q, --quiet             print only the summary\n"
-" -m, --max-rows <n>      print at most n segment rows (default 64,\n"
-"                           0: all)\n"
-"\n"
-" -h, --help              display this help\n"
-" -V, --version           display version\n"
-"\n"
-"Without --thp, --hugetlb or --file the buffer is anonymous memory.\n"
-"Every page is touched before the buffer is registered.\n"
-"\n"
-"Exit status:\n"
-" 0  success\n"
-" 1  usage error or bad argument (bad size, offset, direction, node)\n"
-" 2  no sgdma device exposed, or no such device\n"
-" 3  permission denied on the device node\n"
-" 4  locked-memory limit too low (ulimit -l)\n"
-" 5  unsupported memory or allocation failed (no huge pages reserved,\n"
-"    mmap failure, bad file)\n"
-" 6  other registration failure\n"
-"\n"
-"Environment:\n"
-" SGDMA_DEVICE   default device name or path\n"
-" SGDMA_DEV_DIR  directory of the device nodes (default " SGDMA_DEV_DIR_DEFAULT ")\n"
-"\n"
-"For more details see sgdump(1).\n");
+	       "Usage:\n"
+	       " " PROG " [options]\n"
+	       "\n"
+	       "Register a buffer with an sgdma device and print the DMA segments the\n"
+	       "device would see: bus address, length, offset and pages of each.\n"
+	       "\n"
+	       "Options:\n"
+	       " -s, --size <size>       buffer size (default 1M); suffixes K, M, G, T\n"
+	       "                           (KiB, MiB, ...: powers of 1024) or KB, MB, GB, TB\n"
+	       "                           (powers of 1000)\n"
+	       " -o, --offset <bytes>    start the buffer this far into its first page\n"
+	       "                           (less than the page size: 4 KiB, or 2 MiB with\n"
+	       "                           --thp or --hugetlb; same suffixes as --size)\n"
+	       " -t, --thp               anonymous memory, 2 MiB aligned, with\n"
+	       "                           madvise(MADV_HUGEPAGE) (transparent huge pages)\n"
+	       " -H, --hugetlb           anonymous MAP_HUGETLB memory (needs huge pages\n"
+	       "                           reserved in /proc/sys/vm/nr_hugepages)\n"
+	       " -f, --file <path>       MAP_SHARED mapping of an existing file (size\n"
+	       "                           defaults to the file's size minus the offset)\n"
+	       " -n, --node <node>       place the buffer's pages on this NUMA node (mbind)\n"
+	       " -d, --dir <dir>         DMA direction: to (device reads), from (device\n"
+	       "                           writes) or bidi (default)\n"
+	       " -D, --device <name>     device name (e.g. 0000:00:04.0) or node path;\n"
+	       "                           default: $SGDMA_DEVICE, else the only exposed one\n"
+	       " -j, --json              print one JSON document (all segments)\n"
+	       " -q, --quiet             print only the summary\n"
+	       " -m, --max-rows <n>      print at most n segment rows (default 64,\n"
+	       "                           0: all)\n"
+	       "\n"
+	       " -h, --help              display this help\n"
+	       " -V, --version           display version\n"
+	       "\n"
+	       "Without --thp, --hugetlb or --file the buffer is anonymous memory.\n"
+	       "Every page is touched before the buffer is registered.\n"
+	       "\n"
+	       "Exit status:\n"
+	       " 0  success\n"
+	       " 1  usage error or bad argument (bad size, offset, direction, node)\n"
+	       " 2  no sgdma device exposed, or no such device\n"
+	       " 3  permission denied on the device node\n"
+	       " 4  locked-memory limit too low (ulimit -l)\n"
+	       " 5  unsupported memory or allocation failed (no huge pages reserved,\n"
+	       "    mmap failure, bad file)\n"
+	       " 6  other registration failure\n"
+	       "\n"
+	       "Environment:\n"
+	       " SGDMA_DEVICE   default device name or path\n"
+	       " SGDMA_DEV_DIR  directory of the device nodes (default " SGDMA_DEV_DIR_DEFAULT ")\n"
+	       "\n"
+	       "For more details see sgdump(1).\n");
 	exit(EX_OK);
 }
 
-__attribute__((noreturn))
-static void bad_usage(void)
+__attribute__((noreturn)) static void bad_usage(void)
 {
 	fprintf(stderr, "Try '" PROG " --help' for more information.\n");
 	exit(EX_USAGE);
@@ -213,8 +211,7 @@ done:
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long long max,
-		      unsigned long long *out)
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long n;
 	char *end;
@@ -232,36 +229,40 @@ static int parse_uint(const char *s, unsigned long long max,
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "offset", required_argument, NULL, 'o' },
-		{ "thp", no_argument, NULL, 't' },
-		{ "hugetlb", no_argument, NULL, 'H' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "max-rows", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"size", required_argument, NULL, 's'},
+	    {"offset", required_argument, NULL, 'o'},
+	    {"thp", no_argument, NULL, 't'},
+	    {"hugetlb", no_argument, NULL, 'H'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"node", required_argument, NULL, 'n'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"device", required_argument, NULL, 'D'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"max-rows", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned long long n;
 	uint64_t v;
 	int c, nmem = 0;
 
 	*o = (struct opts){
-		.size = 1UL << 20, .mem = MEM_ANON, .node = -1,
-		.dir = SGDMA_BIDIRECTIONAL, .max_rows = 64,
+	    .size = 1UL << 20,
+	    .mem = MEM_ANON,
+	    .node = -1,
+	    .dir = SGDMA_BIDIRECTIONAL,
+	    .max_rows = 64,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:o:tHf:n:d:D:jqm:hV", longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:o:tHf:n:d:D:jqm:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &v) < 0 || v == 0 || v > SIZE_MAX / 2)
-				die(EX_USAGE, "invalid size '%s': a positive number of bytes with an optional suffix K, M, G, T (KiB...) or KB, MB... (e.g. 64M)",
+				die(EX_USAGE,
+				    "invalid size '%s': a positive number of bytes with an "
+				    "optional suffix K, M, G, T (KiB...) or KB, MB... (e.g. 64M)",
 				    optarg);
 			o->size = (size_t)v;
 			o->size_set = true;
@@ -326,18 +327,17 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case ':':
 			if (optopt)
 				fprintf(stderr, PROG ": option requires an argument -- '%c'\n",
-					optopt);
+				        optopt);
 			else
 				fprintf(stderr, PROG ": option '%s' requires an argument\n",
-					argv[optind - 1]);
+				        argv[optind - 1]);
 			bad_usage();
 		default:
 			if (optopt)
-				fprintf(stderr, PROG ": invalid option -- '%c'\n",
-					optopt);
+				fprintf(stderr, PROG ": invalid option -- '%c'\n", optopt);
 			else
 				fprintf(stderr, PROG ": unrecognized option '%s'\n",
-					argv[optind - 1]);
+				        argv[optind - 1]);
 			bad_usage();
 		}
 	}
@@ -356,8 +356,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 /* "4 KiB", "1.5 MiB", "100 B": @buf. */
 static const char *human(uint64_t n, char *buf, size_t size)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					     "PiB", "EiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	unsigned int u = 0;
 	uint64_t div = 1;
 
@@ -368,8 +367,7 @@ static const char *human(uint64_t n, char *buf, size_t size)
 	if (n % div == 0)
 		snprintf(buf, size, "%" PRIu64 " %s", n / div, units[u]);
 	else
-		snprintf(buf, size, "%.1f %s", (double)n / (double)div,
-			 units[u]);
+		snprintf(buf, size, "%.1f %s", (double)n / (double)div, units[u]);
 	return buf;
 }
 
@@ -425,11 +423,14 @@ static void thp_check(void)
 	char line[128];
 
 	if (!f) {
-		warnmsg("transparent huge pages are not available in this kernel: --thp gives base pages");
+		warnmsg("transparent huge pages are not available in this kernel: --thp gives base "
+		        "pages");
 		return;
 	}
 	if (fgets(line, sizeof(line), f) && strstr(line, "[never]"))
-		warnmsg("transparent huge pages are disabled (/sys/kernel/mm/transparent_hugepage/enabled is never): --thp gives base pages");
+		warnmsg("transparent huge pages are disabled "
+		        "(/sys/kernel/mm/transparent_hugepage/enabled is never): --thp gives base "
+		        "pages");
 	fclose(f);
 }
 
@@ -441,12 +442,12 @@ static uint64_t round_up(uint64_t n, uint64_t a)
 /* ---- the buffer --------------------------------------------------------- */
 
 struct buffer {
-	char *map;		/* what to munmap */
+	char *map; /* what to munmap */
 	size_t map_len;
-	char *buf;		/* the registered buffer: map + offset */
+	char *buf; /* the registered buffer: map + offset */
 	size_t len;
-	size_t page;		/* base page size */
-	size_t npages;		/* base pages the buffer spans */
+	size_t page;   /* base page size */
+	size_t npages; /* base pages the buffer spans */
 	int fd;
 };
 
@@ -455,12 +456,12 @@ static void check_node(int node)
 	int max;
 
 	if (numa_available() < 0)
-		die(EX_MEMORY, "--node %d: NUMA is not available on this system",
-		    node);
+		die(EX_MEMORY, "--node %d: NUMA is not available on this system", node);
 	max = numa_max_node();
-	if (node > max || !numa_bitmask_isbitset(numa_all_nodes_ptr,
-						 (unsigned int)node))
-		die(EX_USAGE, "--node %d: no such NUMA node with memory (this system has nodes 0-%d; see numactl --hardware)",
+	if (node > max || !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)node))
+		die(EX_USAGE,
+		    "--node %d: no such NUMA node with memory (this system has nodes 0-%d; see "
+		    "numactl --hardware)",
 		    node, max);
 }
 
@@ -471,18 +472,18 @@ static void bind_node(const struct buffer *b, int node)
 
 	memset(mask, 0, sizeof(mask));
 	mask[i] = 1UL << (node % (8 * sizeof(unsigned long)));
-	if (mbind(b->map, b->map_len, MPOL_BIND, mask,
-		  sizeof(mask) * 8 + 1, MPOL_MF_MOVE | MPOL_MF_STRICT) < 0)
-		die(EX_MEMORY, "cannot bind the buffer to NUMA node %d: mbind: %s",
-		    node, strerror(errno));
+	if (mbind(b->map, b->map_len, MPOL_BIND, mask, sizeof(mask) * 8 + 1,
+	          MPOL_MF_MOVE | MPOL_MF_STRICT) < 0)
+		die(EX_MEMORY, "cannot bind the buffer to NUMA node %d: mbind: %s", node,
+		    strerror(errno));
 }
 
 /* The page size of the buffer's memory: the limit of --offset. */
 static size_t mem_align(const struct opts *o)
 {
-	return o->mem == MEM_THP ? THP_SIZE :
-	       o->mem == MEM_HUGETLB ? hugetlb_size() :
-	       (size_t)sysconf(_SC_PAGESIZE);
+	return o->mem == MEM_THP       ? THP_SIZE
+	       : o->mem == MEM_HUGETLB ? hugetlb_size()
+	                               : (size_t)sysconf(_SC_PAGESIZE);
 }
 
 static void check_offset(const struct opts *o)
@@ -491,8 +492,8 @@ static void check_offset(const struct opts *o)
 	char h[32];
 
 	if (o->offset >= align)
-		die(EX_USAGE, "invalid offset %zu: must be less than the page size (%s)",
-		    o->offset, human(align, h, sizeof(h)));
+		die(EX_USAGE, "invalid offset %zu: must be less than the page size (%s)", o->offset,
+		    human(align, h, sizeof(h)));
 }
 
 static void alloc_buffer(const struct opts *o, struct buffer *b)
@@ -510,9 +511,9 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 	case MEM_ANON:
 	case MEM_HUGETLB:
 		b->map_len = round_up((uint64_t)o->offset + b->len, align);
-		b->map = mmap(NULL, b->map_len, prot,
-			      MAP_PRIVATE | MAP_ANONYMOUS |
-			      (o->mem == MEM_HUGETLB ? MAP_HUGETLB : 0), -1, 0);
+		b->map = mmap(
+		    NULL, b->map_len, prot,
+		    MAP_PRIVATE | MAP_ANONYMOUS | (o->mem == MEM_HUGETLB ? MAP_HUGETLB : 0), -1, 0);
 		if (b->map == MAP_FAILED) {
 			int err = errno;
 			char h[32];
@@ -522,11 +523,15 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 				long freep = meminfo_value("HugePages_Free");
 
 				if (total == 0)
-					die(EX_MEMORY, "--hugetlb: no huge pages are reserved: reserve some, e.g. echo %zu > /proc/sys/vm/nr_hugepages (as root)",
+					die(EX_MEMORY,
+					    "--hugetlb: no huge pages are reserved: reserve some, "
+					    "e.g. echo %zu > /proc/sys/vm/nr_hugepages (as root)",
 					    (size_t)(b->map_len / align));
-				die(EX_MEMORY, "--hugetlb: cannot map %s of huge pages (%ld of %ld free, %s each): reserve more in /proc/sys/vm/nr_hugepages",
-				    human(b->map_len, h, sizeof(h)), freep,
-				    total, human(align, h + 16, 16));
+				die(EX_MEMORY,
+				    "--hugetlb: cannot map %s of huge pages (%ld of %ld free, %s "
+				    "each): reserve more in /proc/sys/vm/nr_hugepages",
+				    human(b->map_len, h, sizeof(h)), freep, total,
+				    human(align, h + 16, 16));
 			}
 			die(EX_MEMORY, "cannot allocate %s: mmap: %s",
 			    human(b->map_len, h, sizeof(h)), strerror(err));
@@ -537,13 +542,12 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 		char *raw, *start;
 		size_t raw_len = len + THP_SIZE;
 
-		raw = mmap(NULL, raw_len, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+		raw = mmap(NULL, raw_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (raw == MAP_FAILED) {
 			char h[32];
 
-			die(EX_MEMORY, "cannot allocate %s: mmap: %s",
-			    human(raw_len, h, sizeof(h)), strerror(errno));
+			die(EX_MEMORY, "cannot allocate %s: mmap: %s", human(raw_len, h, sizeof(h)),
+			    strerror(errno));
 		}
 		start = (char *)round_up((uintptr_t)raw, THP_SIZE);
 		if (start > raw)
@@ -554,22 +558,24 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 		b->map_len = len;
 		thp_check();
 		if (madvise(b->map, b->map_len, MADV_HUGEPAGE) < 0)
-			die(EX_MEMORY, "--thp: madvise(MADV_HUGEPAGE): %s (is transparent huge page support built in?)",
+			die(EX_MEMORY,
+			    "--thp: madvise(MADV_HUGEPAGE): %s (is transparent huge page support "
+			    "built in?)",
 			    strerror(errno));
 		break;
 	}
 	case MEM_FILE:
 		if (o->dir == SGDMA_TO_DEVICE)
 			prot = PROT_READ;
-		b->fd = open(o->file, (prot & PROT_WRITE ? O_RDWR : O_RDONLY) |
-			     O_CLOEXEC);
+		b->fd = open(o->file, (prot & PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		if (b->fd < 0)
 			die(EX_MEMORY, "cannot open %s%s: %s", o->file,
-			    prot & PROT_WRITE ? " for writing (the device writes it: use --dir to for a read-only file)" : "",
+			    prot & PROT_WRITE ? " for writing (the device writes it: use --dir to "
+			                        "for a read-only file)"
+			                      : "",
 			    strerror(errno));
 		if (fstat(b->fd, &st) < 0)
-			die(EX_MEMORY, "cannot stat %s: %s", o->file,
-			    strerror(errno));
+			die(EX_MEMORY, "cannot stat %s: %s", o->file, strerror(errno));
 		if (S_ISDIR(st.st_mode))
 			die(EX_MEMORY, "%s is a directory", o->file);
 		if (S_ISREG(st.st_mode)) {
@@ -580,19 +586,19 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 				b->len = (size_t)st.st_size - o->offset;
 			need = o->offset + b->len;
 			if ((uint64_t)st.st_size < need)
-				die(EX_MEMORY, "%s is too small: %lld bytes, the buffer needs %zu (offset + size)",
+				die(EX_MEMORY,
+				    "%s is too small: %lld bytes, the buffer needs %zu (offset + "
+				    "size)",
 				    o->file, (long long)st.st_size, need);
 		}
 		b->map_len = round_up((uint64_t)o->offset + b->len, b->page);
 		b->map = mmap(NULL, b->map_len, prot, MAP_SHARED, b->fd, 0);
 		if (b->map == MAP_FAILED)
-			die(EX_MEMORY, "cannot map %s: mmap: %s", o->file,
-			    strerror(errno));
+			die(EX_MEMORY, "cannot map %s: mmap: %s", o->file, strerror(errno));
 		break;
 	}
 	b->buf = b->map + o->offset;
-	b->npages = ((uintptr_t)b->buf + b->len - 1) / b->page -
-		    (uintptr_t)b->buf / b->page + 1;
+	b->npages = ((uintptr_t)b->buf + b->len - 1) / b->page - (uintptr_t)b->buf / b->page + 1;
 
 	if (o->node >= 0)
 		bind_node(b, o->node);
@@ -617,8 +623,7 @@ static void touch_buffer(const struct opts *o, const struct buffer *b)
  * @counts has @ncounts entries (node ids); *@unknown gets pages whose node
  * could not be told.  Returns 0, or -errno when move_pages failed.
  */
-static int pages_per_node(const struct buffer *b, size_t *counts,
-			  size_t ncounts, size_t *unknown)
+static int pages_per_node(const struct buffer *b, size_t *counts, size_t ncounts, size_t *unknown)
 {
 	const size_t batch = 4096;
 	void *pages[4096];
@@ -668,15 +673,14 @@ struct result {
 	size_t nsegs;
 	uint64_t register_ns;
 	uint64_t largest, smallest;
-	size_t *node_pages;	/* per node id */
-	size_t nnodes;		/* entries of node_pages, 0: unknown */
+	size_t *node_pages; /* per node id */
+	size_t nnodes;      /* entries of node_pages, 0: unknown */
 	size_t unknown_pages;
-	char node_err[128];	/* why node_pages is unknown */
+	char node_err[128]; /* why node_pages is unknown */
 };
 
 /* Base pages a segment touches. */
-static size_t seg_pages(const struct buffer *b, const struct sgdma_seg *s,
-			size_t *first)
+static size_t seg_pages(const struct buffer *b, const struct sgdma_seg *s, size_t *first)
 {
 	uintptr_t base = (uintptr_t)b->buf / b->page;
 	uintptr_t start = (uintptr_t)b->buf + s->offset;
@@ -687,8 +691,7 @@ static size_t seg_pages(const struct buffer *b, const struct sgdma_seg *s,
 	return hi - lo + 1;
 }
 
-static void print_json(const struct opts *o, const struct buffer *b,
-		       const struct result *r)
+static void print_json(const struct opts *o, const struct buffer *b, const struct result *r)
 {
 	size_t i;
 
@@ -697,11 +700,10 @@ static void print_json(const struct opts *o, const struct buffer *b,
 	printf(", \"numa_node\": %d, \"dma_mask\": \"0x%" PRIx64 "\", "
 	       "\"iommu\": %s, \"max_segment\": %" PRIu64 ", "
 	       "\"seg_boundary\": \"0x%" PRIx64 "\"},\n",
-	       r->info.numa_node, r->info.dma_mask,
-	       r->info.iommu ? "true" : "false", r->info.max_segment,
-	       r->info.seg_boundary);
-	printf("  \"buffer\": {\"size\": %zu, \"offset\": %zu, \"memory\": \"%s\", ",
-	       b->len, o->offset, mem_names[o->mem]);
+	       r->info.numa_node, r->info.dma_mask, r->info.iommu ? "true" : "false",
+	       r->info.max_segment, r->info.seg_boundary);
+	printf("  \"buffer\": {\"size\": %zu, \"offset\": %zu, \"memory\": \"%s\", ", b->len,
+	       o->offset, mem_names[o->mem]);
 	if (o->file) {
 		printf("\"file\": ");
 		json_str(o->file);
@@ -721,13 +723,11 @@ static void print_json(const struct opts *o, const struct buffer *b,
 			if (!r->node_pages[i] &&
 			    !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)i))
 				continue;
-			printf("%s\"%zu\": %zu", comma ? ", " : "", i,
-			       r->node_pages[i]);
+			printf("%s\"%zu\": %zu", comma ? ", " : "", i, r->node_pages[i]);
 			comma = true;
 		}
 		if (r->unknown_pages)
-			printf("%s\"unknown\": %zu", comma ? ", " : "",
-			       r->unknown_pages);
+			printf("%s\"unknown\": %zu", comma ? ", " : "", r->unknown_pages);
 		printf("}");
 	} else {
 		printf("null");
@@ -739,19 +739,17 @@ static void print_json(const struct opts *o, const struct buffer *b,
 		printf("%s\n    {\"index\": %zu, \"addr\": \"0x%" PRIx64 "\", "
 		       "\"len\": %" PRIu64 ", \"offset\": %" PRIu64 ", "
 		       "\"pages\": %zu}",
-		       i ? "," : "", i, s->addr, s->len, s->offset,
-		       seg_pages(b, s, NULL));
+		       i ? "," : "", i, s->addr, s->len, s->offset, seg_pages(b, s, NULL));
 	}
 	printf("\n  ],\n");
 	printf("  \"summary\": {\"segments\": %zu, \"pages\": %zu, "
 	       "\"pages_per_segment\": %.3f, \"largest\": %" PRIu64 ", "
 	       "\"smallest\": %" PRIu64 ", \"register_ns\": %" PRIu64 "}\n}\n",
-	       r->nsegs, b->npages, (double)b->npages / (double)r->nsegs,
-	       r->largest, r->smallest, r->register_ns);
+	       r->nsegs, b->npages, (double)b->npages / (double)r->nsegs, r->largest, r->smallest,
+	       r->register_ns);
 }
 
-static void print_header(const struct opts *o, const struct buffer *b,
-			 const struct result *r)
+static void print_header(const struct opts *o, const struct buffer *b, const struct result *r)
 {
 	char h1[32];
 
@@ -765,9 +763,8 @@ static void print_header(const struct opts *o, const struct buffer *b,
 	printf("max segment:  %" PRIu64 " (%s)\n", r->info.max_segment,
 	       human(r->info.max_segment, h1, sizeof(h1)));
 	printf("boundary:     0x%" PRIx64 "\n", r->info.seg_boundary);
-	printf("buffer:       %zu bytes (%s) at offset %zu, %s memory",
-	       b->len, human(b->len, h1, sizeof(h1)), o->offset,
-	       mem_names[o->mem]);
+	printf("buffer:       %zu bytes (%s) at offset %zu, %s memory", b->len,
+	       human(b->len, h1, sizeof(h1)), o->offset, mem_names[o->mem]);
 	if (o->file)
 		printf(" (%s)", o->file);
 	if (o->node >= 0)
@@ -775,33 +772,28 @@ static void print_header(const struct opts *o, const struct buffer *b,
 	printf(", dir %s\n\n", dir_name(o->dir));
 }
 
-static void print_table(const struct opts *o, const struct buffer *b,
-			const struct result *r)
+static void print_table(const struct opts *o, const struct buffer *b, const struct result *r)
 {
 	size_t rows = r->nsegs, i, first, n;
 	char h[32], len[48], pages[48];
 
 	if (o->max_rows && rows > o->max_rows)
 		rows = o->max_rows;
-	printf("%5s  %-18s  %-24s  %-12s  %s\n", "SEG", "BUS ADDRESS",
-	       "LENGTH", "OFFSET", "PAGES");
+	printf("%5s  %-18s  %-24s  %-12s  %s\n", "SEG", "BUS ADDRESS", "LENGTH", "OFFSET", "PAGES");
 	for (i = 0; i < rows; i++) {
 		const struct sgdma_seg *s = &r->segs[i];
 
-		snprintf(len, sizeof(len), "%" PRIu64 " (%s)", s->len,
-			 human(s->len, h, sizeof(h)));
+		snprintf(len, sizeof(len), "%" PRIu64 " (%s)", s->len, human(s->len, h, sizeof(h)));
 		n = seg_pages(b, s, &first);
 		if (n == 1)
 			snprintf(pages, sizeof(pages), "%zu (1)", first);
 		else
-			snprintf(pages, sizeof(pages), "%zu-%zu (%zu)", first,
-				 first + n - 1, n);
-		printf("%5zu  0x%016" PRIx64 "  %-24s  %-12" PRIu64 "  %s\n",
-		       i, s->addr, len, s->offset, pages);
+			snprintf(pages, sizeof(pages), "%zu-%zu (%zu)", first, first + n - 1, n);
+		printf("%5zu  0x%016" PRIx64 "  %-24s  %-12" PRIu64 "  %s\n", i, s->addr, len,
+		       s->offset, pages);
 	}
 	if (rows < r->nsegs)
-		printf("... %zu more segments (use --max-rows 0 for all)\n",
-		       r->nsegs - rows);
+		printf("... %zu more segments (use --max-rows 0 for all)\n", r->nsegs - rows);
 	printf("\n");
 }
 
@@ -811,15 +803,14 @@ static void print_summary(const struct buffer *b, const struct result *r)
 	size_t i;
 
 	printf("segments:          %zu\n", r->nsegs);
-	printf("pages:             %zu (%s each)\n", b->npages,
-	       human(b->page, h, sizeof(h)));
+	printf("pages:             %zu (%s each)\n", b->npages, human(b->page, h, sizeof(h)));
 	printf("pages per segment: %.2f\n", (double)b->npages / (double)r->nsegs);
 	printf("largest segment:   %" PRIu64 " (%s)\n", r->largest,
 	       human(r->largest, h, sizeof(h)));
 	printf("smallest segment:  %" PRIu64 " (%s)\n", r->smallest,
 	       human(r->smallest, h, sizeof(h)));
-	printf("register time:     %.3f ms (%" PRIu64 " ns)\n",
-	       (double)r->register_ns / 1e6, r->register_ns);
+	printf("register time:     %.3f ms (%" PRIu64 " ns)\n", (double)r->register_ns / 1e6,
+	       r->register_ns);
 	printf("pages per node:");
 	if (!r->nnodes) {
 		printf(" unknown (%s)\n", r->node_err);
@@ -868,7 +859,7 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	struct result res = { .smallest = UINT64_MAX };
+	struct result res = {.smallest = UINT64_MAX};
 	struct sgdma_region *region;
 	struct sgdma_dev *dev;
 	struct buffer b;
@@ -887,7 +878,10 @@ int main(int argc, char **argv)
 		err = errno;
 		status = open_status(err);
 		if (status == EX_PERM)
-			die(status, "%s; the group is sgdma (udev rule /etc/udev/rules.d/60-sgdma.rules or /lib/udev/rules.d/60-sgdma.rules): sudo usermod -aG sgdma $USER, then log in again",
+			die(status,
+			    "%s; the group is sgdma (udev rule /etc/udev/rules.d/60-sgdma.rules or "
+			    "/lib/udev/rules.d/60-sgdma.rules): sudo usermod -aG sgdma $USER, then "
+			    "log in again",
 			    sgdma_last_error());
 		die(status, "%s", sgdma_last_error());
 	}
@@ -906,7 +900,9 @@ int main(int argc, char **argv)
 		case ENOMEM: {
 			uint64_t kib = ((uint64_t)b.npages * b.page + 1023) / 1024;
 
-			die(EX_MEMLOCK, "%s (this buffer needs %" PRIu64 " KiB locked: e.g. ulimit -l %" PRIu64 ")",
+			die(EX_MEMLOCK,
+			    "%s (this buffer needs %" PRIu64 " KiB locked: e.g. ulimit -l %" PRIu64
+			    ")",
 			    sgdma_last_error(), kib, kib);
 		}
 		case EFAULT:
@@ -930,18 +926,16 @@ int main(int argc, char **argv)
 	}
 
 	if (numa_available() < 0) {
-		snprintf(res.node_err, sizeof(res.node_err),
-			 "NUMA is not available");
+		snprintf(res.node_err, sizeof(res.node_err), "NUMA is not available");
 	} else {
 		res.nnodes = (size_t)numa_max_node() + 1;
 		res.node_pages = calloc(res.nnodes, sizeof(*res.node_pages));
 		if (!res.node_pages)
 			die(EX_MEMORY, "out of memory");
-		ret = pages_per_node(&b, res.node_pages, res.nnodes,
-				     &res.unknown_pages);
+		ret = pages_per_node(&b, res.node_pages, res.nnodes, &res.unknown_pages);
 		if (ret < 0) {
-			snprintf(res.node_err, sizeof(res.node_err),
-				 "move_pages: %s", strerror(-ret));
+			snprintf(res.node_err, sizeof(res.node_err), "move_pages: %s",
+			         strerror(-ret));
 			res.nnodes = 0;
 		}
 	}

@@ -44,12 +44,12 @@ extern "C" {
 #endif
 
 /* Direction flags for sgdma_dev_register(), as seen from memory. */
-#define SGDMA_TO_DEVICE		1U	/* the device reads the buffer */
-#define SGDMA_FROM_DEVICE	2U	/* the device writes the buffer */
-#define SGDMA_BIDIRECTIONAL	3U	/* both */
+#define SGDMA_TO_DEVICE     1U /* the device reads the buffer */
+#define SGDMA_FROM_DEVICE   2U /* the device writes the buffer */
+#define SGDMA_BIDIRECTIONAL 3U /* both */
 
 /* Default directory of the device nodes (overridden by $SGDMA_DEV_DIR). */
-#define SGDMA_DEV_DIR_DEFAULT	"/dev/sgdma"
+#define SGDMA_DEV_DIR_DEFAULT "/dev/sgdma"
 
 /**
  * struct sgdma_seg - one DMA segment of a registered region
@@ -187,8 +187,8 @@ int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
  *  EPERM   called from a forked child of the process that opened @dev
  *  EPROTO  the module reported something inconsistent
  */
-struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf,
-					size_t len, unsigned int flags);
+struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf, size_t len,
+                                        unsigned int flags);
 
 /**
  * sgdma_region_nsegs() - number of DMA segments of a region
@@ -320,9 +320,8 @@ const char *sgdma_last_error(void);
  *  EOVERFLOW  SIZE_MAX or more pieces would be needed
  * On error nothing is written to @out.
  */
-size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin,
-			uint64_t max_len, uint64_t boundary,
-			struct sgdma_seg *out, size_t out_cap);
+size_t sgdma_split_segs(const struct sgdma_seg *in, size_t nin, uint64_t max_len, uint64_t boundary,
+                        struct sgdma_seg *out, size_t out_cap);
 
 #ifdef __cplusplus
 }

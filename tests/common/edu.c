@@ -14,19 +14,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PCI_COMMAND 0x04
+#define PCI_COMMAND        0x04
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_COMMAND_MASTER 0x4
 
-#define EDU_REG_LIVENESS 0x04
-#define EDU_REG_DMA_SRC 0x80
-#define EDU_REG_DMA_DST 0x88
-#define EDU_REG_DMA_COUNT 0x90
-#define EDU_REG_DMA_CMD 0x98
-#define EDU_DMA_RUN 0x1
+#define EDU_REG_LIVENESS    0x04
+#define EDU_REG_DMA_SRC     0x80
+#define EDU_REG_DMA_DST     0x88
+#define EDU_REG_DMA_COUNT   0x90
+#define EDU_REG_DMA_CMD     0x98
+#define EDU_DMA_RUN         0x1
 #define EDU_DMA_FROM_DEVICE 0x2
 
-#define EDU_BAR0_LEN (1u << 20)
+#define EDU_BAR0_LEN           (1u << 20)
 #define EDU_DEFAULT_TIMEOUT_MS 10000
 
 static int read_hex_attr(const char *dev, const char *attr, unsigned int *val)
@@ -154,7 +154,7 @@ static void wr64(struct edu *edu, unsigned int reg, uint64_t val)
 
 int edu_liveness(struct edu *edu)
 {
-	static const uint32_t probes[] = { 0x12345678u, 0xa5a5a5a5u };
+	static const uint32_t probes[] = {0x12345678u, 0xa5a5a5a5u};
 
 	if (!edu || !edu->bar0)
 		return -EINVAL;
@@ -238,7 +238,8 @@ uint64_t pagemap_phys(const void *va)
 	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)va / psz * sizeof(entry))) != sizeof(entry))
+	if (pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)va / psz * sizeof(entry))) !=
+	    sizeof(entry))
 		entry = 0;
 	close(fd);
 	pfn = entry & ((1ull << 55) - 1); /* bits 0-54; zero unless CAP_SYS_ADMIN */

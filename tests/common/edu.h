@@ -24,7 +24,7 @@ extern "C" {
  * the whole VM on a transfer that ends exactly at its end: we allow the
  * first 2 KiB only.
  */
-#define EDU_BUF_ADDR 0x40000u
+#define EDU_BUF_ADDR   0x40000u
 #define EDU_BUF_USABLE 2048u
 
 struct edu {

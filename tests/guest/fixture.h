@@ -16,12 +16,25 @@ extern "C" {
 #include "sgtest.h"
 }
 
-namespace sgt {
+namespace sgt
+{
 
-inline std::string config() { return sgt_config(); }
-inline bool is_config(const char *c) { return config() == c; }
-inline int mask_bits() { return is_config("bounce") ? 28 : 64; }
-inline std::string node_path() { return std::string("/dev/sgdma/") + sgt_edu_bdf(); }
+inline std::string config()
+{
+	return sgt_config();
+}
+inline bool is_config(const char *c)
+{
+	return config() == c;
+}
+inline int mask_bits()
+{
+	return is_config("bounce") ? 28 : 64;
+}
+inline std::string node_path()
+{
+	return std::string("/dev/sgdma/") + sgt_edu_bdf();
+}
 
 inline long long param(const char *name)
 {
@@ -46,8 +59,9 @@ inline long long foll_pins_outstanding()
 // Every test starts with the module loaded and the edu device exposed, and
 // ends with nothing pinned: the module's counters and the kernel's FOLL_PIN
 // counters both return to balance.
-class SgdmaTest : public ::testing::Test {
-protected:
+class SgdmaTest : public ::testing::Test
+{
+      protected:
 	void SetUp() override
 	{
 		if (!sgt_module_loaded()) {
@@ -63,13 +77,13 @@ protected:
 		EXPECT_EQ(0, param("pinned_pages"));
 		long long outstanding = foll_pins_outstanding();
 		for (int i = 0; i < 50 && outstanding; i++) {
-			usleep(20000);  // let unrelated in-flight I/O finish
+			usleep(20000); // let unrelated in-flight I/O finish
 			outstanding = foll_pins_outstanding();
 		}
 		EXPECT_EQ(0, outstanding) << "nr_foll_pin_acquired != nr_foll_pin_released";
 	}
 };
 
-}  // namespace sgt
+} // namespace sgt
 
 #endif

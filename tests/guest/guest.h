@@ -21,13 +21,15 @@ extern "C" {
 #include "edu.h"
 }
 
-namespace sgt {
+namespace sgt
+{
 
 // Anonymous mapping owned by the test; unmapped on destruction.
 struct Mapping {
 	void *base = MAP_FAILED;
 	size_t size = 0;
-	Mapping(size_t len, int prot = PROT_READ | PROT_WRITE, int flags = MAP_PRIVATE | MAP_ANONYMOUS)
+	Mapping(size_t len, int prot = PROT_READ | PROT_WRITE,
+	        int flags = MAP_PRIVATE | MAP_ANONYMOUS)
 	    : size(len)
 	{
 		base = mmap(nullptr, len, prot, flags, -1, 0);
@@ -93,8 +95,9 @@ inline int edu_copy(struct edu *e, const sgdma_region *src, const sgdma_region *
 }
 
 // Also holds an open edu device for DMA.
-class SgdmaDmaTest : public SgdmaTest {
-protected:
+class SgdmaDmaTest : public SgdmaTest
+{
+      protected:
 	struct edu edu_state = {};
 	struct edu *edu = nullptr;
 	sgdma_dev *dev = nullptr;
@@ -121,8 +124,10 @@ protected:
 	// buffers of @map_len bytes each, verifying every byte.
 	void round_trip(size_t map_len, size_t off, size_t len, int extra_map_flags = 0)
 	{
-		Mapping a(map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_map_flags);
-		Mapping b(map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_map_flags);
+		Mapping a(map_len, PROT_READ | PROT_WRITE,
+		          MAP_PRIVATE | MAP_ANONYMOUS | extra_map_flags);
+		Mapping b(map_len, PROT_READ | PROT_WRITE,
+		          MAP_PRIVATE | MAP_ANONYMOUS | extra_map_flags);
 		ASSERT_TRUE(a.ok() && b.ok());
 		check_round_trip(a.bytes() + off, b.bytes() + off, len);
 	}
@@ -151,8 +156,9 @@ protected:
 		}
 		EXPECT_EQ(0, sgdma_sync_for_cpu(rd, 0, len));
 		for (size_t off = 0; off < len; off += kEduChunk)
-			ASSERT_EQ(-1, first_mismatch(pat.bytes(), dst + off, std::min(kEduChunk, len - off)))
-				<< "chunk at offset " << off;
+			ASSERT_EQ(-1, first_mismatch(pat.bytes(), dst + off,
+			                             std::min(kEduChunk, len - off)))
+			    << "chunk at offset " << off;
 		EXPECT_EQ(0, sgdma_unregister(rs));
 		EXPECT_EQ(0, sgdma_unregister(rd));
 	}
@@ -177,6 +183,6 @@ protected:
 	}
 };
 
-}  // namespace sgt
+} // namespace sgt
 
 #endif

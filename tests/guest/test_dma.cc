@@ -7,13 +7,25 @@
 
 using namespace sgt;
 
-TEST_F(SgdmaDmaTest, OneByte) { round_trip(4096, 0, 1); }
+TEST_F(SgdmaDmaTest, OneByte)
+{
+	round_trip(4096, 0, 1);
+}
 
-TEST_F(SgdmaDmaTest, OnePage) { round_trip(4096, 0, 4096); }
+TEST_F(SgdmaDmaTest, OnePage)
+{
+	round_trip(4096, 0, 4096);
+}
 
-TEST_F(SgdmaDmaTest, UnalignedAcrossPages) { round_trip(4 * 4096, 1000, 2 * 4096 + 1234); }
+TEST_F(SgdmaDmaTest, UnalignedAcrossPages)
+{
+	round_trip(4 * 4096, 1000, 2 * 4096 + 1234);
+}
 
-TEST_F(SgdmaDmaTest, RoundTripAcrossManyPages) { round_trip(12 * 4096, 4096 - 64, 8 * 4096 + 100); }
+TEST_F(SgdmaDmaTest, RoundTripAcrossManyPages)
+{
+	round_trip(12 * 4096, 4096 - 64, 8 * 4096 + 100);
+}
 
 TEST_F(SgdmaDmaTest, FourMiBWrittenByDevice)
 {
@@ -28,8 +40,8 @@ TEST_F(SgdmaDmaTest, TransparentHugePages)
 	Mapping a(2 * huge), b(2 * huge);
 	ASSERT_TRUE(a.ok() && b.ok());
 	auto align = [&](uint8_t *p) {
-		return reinterpret_cast<uint8_t *>(
-			(reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(uintptr_t)(huge - 1));
+		return reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(p) + huge - 1) &
+		                                   ~(uintptr_t)(huge - 1));
 	};
 	uint8_t *src = align(a.bytes()), *dst = align(b.bytes());
 	ASSERT_EQ(0, madvise(src, huge, MADV_HUGEPAGE));
@@ -38,8 +50,8 @@ TEST_F(SgdmaDmaTest, TransparentHugePages)
 	memset(dst, 0, huge);
 	if (pagemap_phys(dst + huge - 4096) != pagemap_phys(dst) + huge - 4096)
 		GTEST_SKIP() << "kernel gave no transparent huge page";
-	check_round_trip(src, dst, 64 * 1024);  // both directions, first 64 KiB
-	check_device_fill(dst, huge);            // every byte of the huge page
+	check_round_trip(src, dst, 64 * 1024); // both directions, first 64 KiB
+	check_device_fill(dst, huge);          // every byte of the huge page
 }
 
 // A buffer bound to each NUMA node: the pages are there, and DMA works.
@@ -84,7 +96,7 @@ TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
 	ASSERT_NE(phys, sgdma_region_segs(rd)[0].addr);
 
 	ASSERT_EQ(0, edu_dma_to_device(edu, sgdma_region_segs(rs)[0].addr, 0, 1024));
-	ASSERT_EQ(0, edu_dma_from_device(edu, 0, phys, 1024));  // faults in the IOMMU
+	ASSERT_EQ(0, edu_dma_from_device(edu, 0, phys, 1024)); // faults in the IOMMU
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 4096));
 	for (size_t i = 0; i < 1024; i++)
 		ASSERT_EQ(0x5a, dst.bytes()[i]) << "raw physical DMA landed at byte " << i;
@@ -112,7 +124,8 @@ TEST_F(SgdmaDmaTest, BounceDataArrivesOnlyThroughSync)
 	ASSERT_NE(nullptr, rd) << sgdma_last_error();
 	uint64_t bus = sgdma_region_segs(rd)[0].addr;
 	ASSERT_NE(pagemap_phys(dst.bytes()), bus) << "page was not bounced";
-	ASSERT_NE(pagemap_phys(src.bytes()), sgdma_region_segs(rs)[0].addr) << "page was not bounced";
+	ASSERT_NE(pagemap_phys(src.bytes()), sgdma_region_segs(rs)[0].addr)
+	    << "page was not bounced";
 
 	ASSERT_EQ(0, edu_copy(edu, rs, rd, 2048));
 	for (size_t i = 0; i < 2048; i++)
@@ -126,7 +139,8 @@ TEST_F(SgdmaDmaTest, BounceDataArrivesOnlyThroughSync)
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
 	std::vector<uint8_t> old(4096);
 	fill_pattern(old.data(), 4096, 7);
-	EXPECT_EQ(-1, first_mismatch(old.data(), dst.bytes(), 2048)) << "device saw the CPU's write before sync_for_device";
+	EXPECT_EQ(-1, first_mismatch(old.data(), dst.bytes(), 2048))
+	    << "device saw the CPU's write before sync_for_device";
 	ASSERT_EQ(0, sgdma_sync_for_device(rs, 0, 4096));
 	ASSERT_EQ(0, edu_copy(edu, rs, rd, 2048));
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));

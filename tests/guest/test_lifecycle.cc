@@ -10,7 +10,8 @@
 
 using namespace sgt;
 
-namespace {
+namespace
+{
 
 std::string pci_path(const char *leaf)
 {
@@ -28,9 +29,9 @@ TEST_F(SgdmaTest, CloseReleasesEverything)
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	EXPECT_EQ(1, param("regions"));
 	EXPECT_EQ(256, param("pinned_pages"));
-	sgdma_close(dev);  // the region keeps the file open
+	sgdma_close(dev); // the region keeps the file open
 	EXPECT_EQ(1, param("regions"));
-	EXPECT_EQ(0, sgdma_unregister(r));  // last reference: file closed
+	EXPECT_EQ(0, sgdma_unregister(r)); // last reference: file closed
 }
 
 TEST_F(SgdmaTest, KilledProcessLeavesNothingPinned)
@@ -78,7 +79,7 @@ TEST_F(SgdmaDmaTest, ForkKeepsParentsPagesForDma)
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
-		memset(dst.bytes(), 0xee, 4096);  // the child's own copy
+		memset(dst.bytes(), 0xee, 4096); // the child's own copy
 		char c = 'w';
 		if (write(pipefd[1], &c, 1) != 1)
 			_exit(1);
@@ -148,13 +149,14 @@ TEST_F(SgdmaTest, DriverUnbindRevokes)
 	ASSERT_EQ(0, stat(pci_path("driver").c_str(), &st)) << "uio_pci_generic did not bind";
 	// Re-expose: binding a driver does not revoke, so the node is still here.
 	ASSERT_EQ(0, stat(node_path().c_str(), &st));
-	expect_revocation([&] {
-		ASSERT_EQ(0, sgt_write_str((drv + "unbind").c_str(), sgt_edu_bdf()));
-	});
+	expect_revocation(
+	    [&] { ASSERT_EQ(0, sgt_write_str((drv + "unbind").c_str(), sgt_edu_bdf())); });
 	EXPECT_EQ(0, sgt_write_str((drv + "remove_id").c_str(), id.c_str()));
 }
 
-class ModuleLifecycle : public SgdmaTest {};
+class ModuleLifecycle : public SgdmaTest
+{
+};
 
 TEST_F(ModuleLifecycle, UnloadsAndReloads)
 {
@@ -173,4 +175,4 @@ TEST_F(ModuleLifecycle, UnloadsAndReloads)
 	ASSERT_EQ(0, stat(node_path().c_str(), &st)) << "expose= at load time";
 }
 
-}  // namespace
+} // namespace

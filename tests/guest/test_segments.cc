@@ -59,8 +59,8 @@ TEST_F(SgdmaTest, SegmentsCoverBufferExactly)
 	struct Case {
 		size_t map, off, len;
 	} cases[] = {
-		{4096, 0, 1},          {4096, 4095, 1},         {4096, 0, 4096},
-		{5 * 4096, 100, 12345}, {1 << 20, 0, 1 << 20},   {(4 << 20) + 4096, 777, 4 << 20},
+	    {4096, 0, 1},           {4096, 4095, 1},       {4096, 0, 4096},
+	    {5 * 4096, 100, 12345}, {1 << 20, 0, 1 << 20}, {(4 << 20) + 4096, 777, 4 << 20},
 	};
 	for (const Case &c : cases) {
 		SCOPED_TRACE("off " + std::to_string(c.off) + " len " + std::to_string(c.len));
@@ -119,12 +119,12 @@ TEST_F(SgdmaTest, LargeRegionAndDescriptorSplit)
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	expect_exact_cover(r, m.bytes(), len);
 
-	size_t need = sgdma_split_segs(sgdma_region_segs(r), sgdma_region_nsegs(r), 2048, 4096,
-				       nullptr, 0);
+	size_t need =
+	    sgdma_split_segs(sgdma_region_segs(r), sgdma_region_nsegs(r), 2048, 4096, nullptr, 0);
 	EXPECT_EQ(len / 2048, need);
 	std::vector<sgdma_seg> out(need);
 	ASSERT_EQ(need, sgdma_split_segs(sgdma_region_segs(r), sgdma_region_nsegs(r), 2048, 4096,
-					 out.data(), out.size()));
+	                                 out.data(), out.size()));
 	uint64_t off = 0;
 	for (const sgdma_seg &s : out) {
 		EXPECT_EQ(off, s.offset);
@@ -175,7 +175,7 @@ TEST_F(SgdmaTest, TransparentHugePageIsFewSegments)
 	Mapping m(2 * huge);
 	ASSERT_TRUE(m.ok());
 	uint8_t *p = reinterpret_cast<uint8_t *>(
-		(reinterpret_cast<uintptr_t>(m.bytes()) + huge - 1) & ~(uintptr_t)(huge - 1));
+	    (reinterpret_cast<uintptr_t>(m.bytes()) + huge - 1) & ~(uintptr_t)(huge - 1));
 	ASSERT_EQ(0, madvise(p, huge, MADV_HUGEPAGE));
 	memset(p, 1, huge);
 	uint64_t first = pagemap_phys(p), last = pagemap_phys(p + huge - 4096);
@@ -184,7 +184,7 @@ TEST_F(SgdmaTest, TransparentHugePageIsFewSegments)
 	sgdma_region *r = sgdma_register(p, huge);
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	if (is_config("bounce"))
-		EXPECT_LE(sgdma_region_nsegs(r), 16u);  // swiotlb maps at most 252 KiB at once
+		EXPECT_LE(sgdma_region_nsegs(r), 16u); // swiotlb maps at most 252 KiB at once
 	else
 		EXPECT_EQ(1u, sgdma_region_nsegs(r));
 	EXPECT_EQ(0, sgdma_unregister(r));

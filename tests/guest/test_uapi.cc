@@ -17,10 +17,12 @@
 
 using namespace sgt;
 
-namespace {
+namespace
+{
 
-class UapiTest : public SgdmaTest {
-protected:
+class UapiTest : public SgdmaTest
+{
+      protected:
 	int fd = -1;
 	void SetUp() override
 	{
@@ -95,7 +97,8 @@ TEST_F(UapiTest, BadAddresses)
 	EXPECT_EQ(EFAULT, reg_at(0xffff888000000000ULL, 4096, kBidi)) << "kernel address";
 	EXPECT_EQ(EFAULT, reg_at(0, 4096, kBidi)) << "NULL page";
 
-	void *gone = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *gone =
+	    mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, gone);
 	ASSERT_EQ(0, munmap(gone, 8192));
 	EXPECT_EQ(EFAULT, reg(gone, 8192, kBidi)) << "unmapped";
@@ -107,7 +110,7 @@ TEST_F(UapiTest, BadAddresses)
 
 	// Half mapped: the pages pinned before the hole are released.
 	uint8_t *half = static_cast<uint8_t *>(
-		mmap(nullptr, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	    mmap(nullptr, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 	ASSERT_NE(MAP_FAILED, half);
 	memset(half, 1, 16 * 4096);
 	ASSERT_EQ(0, munmap(half + 8 * 4096, 8 * 4096));
@@ -328,4 +331,4 @@ TEST_F(UapiTest, ForkedChildMayOnlyQuery)
 	EXPECT_EQ(0, unreg(r.handle)) << "the parent's region survived the child";
 }
 
-}  // namespace
+} // namespace

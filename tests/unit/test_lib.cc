@@ -40,21 +40,20 @@
 #include <sgdma.h>
 
 /* EXPECT_HAS(haystack, needle): a substring check that needs no gmock. */
-static ::testing::AssertionResult has_substr(const char *he, const char *ne,
-					     const std::string &h,
-					     const std::string &n)
+static ::testing::AssertionResult has_substr(const char *he, const char *ne, const std::string &h,
+                                             const std::string &n)
 {
 	if (h.find(n) != std::string::npos)
 		return ::testing::AssertionSuccess();
 	return ::testing::AssertionFailure()
-	       << he << " (\"" << h << "\") does not contain " << ne
-	       << " (\"" << n << "\")";
+	       << he << " (\"" << h << "\") does not contain " << ne << " (\"" << n << "\")";
 }
 #define EXPECT_HAS(h, n) EXPECT_PRED_FORMAT2(has_substr, h, n)
 
 /* ---- fake module ------------------------------------------------------- */
 
-namespace fake {
+namespace fake
+{
 
 struct Region {
 	uint32_t flags;
@@ -72,18 +71,17 @@ struct Dev {
 	uint64_t seg_boundary = 0xffffffffULL;
 	uint32_t dev_flags = SGDMA_INFO_IOMMU;
 	/* behaviour */
-	int info_err = 0, reg_err = 0, segs_err = 0, sync_err = 0,
-	    unreg_err = 0;
-	int segs_err_at_call = -1;	/* fail GET_SEGS call #n (0-based) */
-	uint64_t seg_len = 4096;	/* segments end at multiples of this */
+	int info_err = 0, reg_err = 0, segs_err = 0, sync_err = 0, unreg_err = 0;
+	int segs_err_at_call = -1;       /* fail GET_SEGS call #n (0-based) */
+	uint64_t seg_len = 4096;         /* segments end at multiples of this */
 	uint64_t max_count = UINT64_MAX; /* GET_SEGS returns at most this */
-	bool zero_count = false;	/* GET_SEGS returns count 0 */
-	bool bad_nsegs = false;		/* REGISTER reports nsegs 0 */
-	bool bad_tiling = false;	/* a segment's offset is off by one */
+	bool zero_count = false;         /* GET_SEGS returns count 0 */
+	bool bad_nsegs = false;          /* REGISTER reports nsegs 0 */
+	bool bad_tiling = false;         /* a segment's offset is off by one */
 	/* state and records */
 	std::map<uint32_t, Region> regions;
 	uint32_t next_handle = 1;
-	int calls[5] = {};		/* per command, INFO..UNREGISTER */
+	int calls[5] = {}; /* per command, INFO..UNREGISTER */
 	int last_fd = -1;
 	sgdma_sync last_sync = {};
 	std::vector<uint32_t> unregistered;
@@ -98,12 +96,11 @@ Dev *lookup(int fd)
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return nullptr;
-	auto it = devs.find({ st.st_dev, st.st_ino });
+	auto it = devs.find({st.st_dev, st.st_ino});
 	return it == devs.end() ? nullptr : it->second;
 }
 
-std::vector<sgdma_ioc_seg> make_segs(const Dev &d, uint32_t handle,
-				  uint64_t addr, uint64_t len)
+std::vector<sgdma_ioc_seg> make_segs(const Dev &d, uint32_t handle, uint64_t addr, uint64_t len)
 {
 	std::vector<sgdma_ioc_seg> v;
 	uint64_t off = 0;
@@ -150,12 +147,11 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		d.calls[1]++;
 		if (d.reg_err)
 			return d.reg_err;
-		if (r->size != sizeof(*r) || !r->flags ||
-		    (r->flags & ~SGDMA_REG_DIR_MASK) || !r->length || r->reserved)
+		if (r->size != sizeof(*r) || !r->flags || (r->flags & ~SGDMA_REG_DIR_MASK) ||
+		    !r->length || r->reserved)
 			return EINVAL;
 		uint32_t h = d.next_handle++;
-		Region reg{ r->flags, r->addr, r->length,
-			    make_segs(d, h, r->addr, r->length) };
+		Region reg{r->flags, r->addr, r->length, make_segs(d, h, r->addr, r->length)};
 		if (d.bad_tiling && reg.segs.size() > 1)
 			reg.segs[1].offset++;
 		r->handle = h;
@@ -167,8 +163,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		auto *g = static_cast<sgdma_get_segs *>(arg);
 		int call = d.calls[2]++;
 
-		if (d.segs_err && (d.segs_err_at_call < 0 ||
-				   d.segs_err_at_call == call))
+		if (d.segs_err && (d.segs_err_at_call < 0 || d.segs_err_at_call == call))
 			return d.segs_err;
 		auto it = d.regions.find(g->handle);
 		if (g->size != sizeof(*g) || g->flags || g->reserved)
@@ -178,8 +173,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		auto &segs = it->second.segs;
 		if (g->first >= segs.size() || !g->count)
 			return EINVAL;
-		uint64_t n = std::min<uint64_t>({ g->count, segs.size() - g->first,
-						  d.max_count });
+		uint64_t n = std::min<uint64_t>({g->count, segs.size() - g->first, d.max_count});
 		memcpy(reinterpret_cast<void *>(g->segs), &segs[g->first],
 		       n * sizeof(sgdma_ioc_seg));
 		g->count = d.zero_count ? 0 : n;
@@ -194,8 +188,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 			return d.sync_err;
 		auto it = d.regions.find(s->handle);
 		if (s->size != sizeof(*s) || s->reserved ||
-		    (s->flags != SGDMA_SYNC_FOR_CPU &&
-		     s->flags != SGDMA_SYNC_FOR_DEVICE))
+		    (s->flags != SGDMA_SYNC_FOR_CPU && s->flags != SGDMA_SYNC_FOR_DEVICE))
 			return EINVAL;
 		if (it == d.regions.end())
 			return ENOENT;
@@ -253,8 +246,9 @@ extern "C" int ioctl(int fd, unsigned long req, ...) noexcept
 /* ---- fixtures ---------------------------------------------------------- */
 
 /* A temporary device directory in $SGDMA_DEV_DIR; $SGDMA_DEVICE unset. */
-class DevDir : public ::testing::Test {
-protected:
+class DevDir : public ::testing::Test
+{
+      protected:
 	std::string dir;
 	std::vector<std::pair<std::string, fake::Dev *>> made;
 
@@ -276,7 +270,7 @@ protected:
 			struct stat st;
 
 			if (m.second && stat(m.first.c_str(), &st) == 0)
-				fake::devs.erase({ st.st_dev, st.st_ino });
+				fake::devs.erase({st.st_dev, st.st_ino});
 			unlink(m.first.c_str());
 			delete m.second;
 		}
@@ -306,15 +300,16 @@ protected:
 		if (d) {
 			d->name = name;
 			std::lock_guard<std::mutex> g(fake::lock);
-			fake::devs[{ st.st_dev, st.st_ino }] = d;
+			fake::devs[{st.st_dev, st.st_ino}] = d;
 		}
 		made.emplace_back(path, d);
 		return d;
 	}
 };
 
-class Lib : public DevDir {
-protected:
+class Lib : public DevDir
+{
+      protected:
 	fake::Dev *fd_ = nullptr;
 	sgdma_dev *dev = nullptr;
 	std::vector<char> buf = std::vector<char>(5 * 4096 + 100);
@@ -557,8 +552,7 @@ TEST_F(DevDir, OpenPermissionDenied)
 	chmod((dir + "/0000:00:03.0").c_str(), 0);
 	EXPECT_EQ(sgdma_open("0000:00:03.0"), nullptr);
 	EXPECT_EQ(errno, EACCES);
-	EXPECT_HAS(sgdma_last_error(), "permission denied on " + dir +
-						  "/0000:00:03.0");
+	EXPECT_HAS(sgdma_last_error(), "permission denied on " + dir + "/0000:00:03.0");
 	EXPECT_HAS(sgdma_last_error(), "udev rule");
 }
 
@@ -588,13 +582,13 @@ TEST_F(Lib, RegisterValidation)
 	EXPECT_HAS(sgdma_last_error(), "sgdma_dev_register: buf");
 	EXPECT_EQ(sgdma_dev_register(dev, buf.data(), 0, 3), nullptr);
 	EXPECT_EQ(errno, EINVAL);
-	for (unsigned f : { 0u, 4u, 7u, 0x80000001u }) {
+	for (unsigned f : {0u, 4u, 7u, 0x80000001u}) {
 		EXPECT_EQ(sgdma_dev_register(dev, buf.data(), 1, f), nullptr);
 		EXPECT_EQ(errno, EINVAL);
 		EXPECT_HAS(sgdma_last_error(), "flags");
 	}
-	EXPECT_EQ(sgdma_dev_register(dev, reinterpret_cast<void *>(
-					     UINTPTR_MAX - 10), 12, 3), nullptr);
+	EXPECT_EQ(sgdma_dev_register(dev, reinterpret_cast<void *>(UINTPTR_MAX - 10), 12, 3),
+	          nullptr);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(sgdma_register(nullptr, 1), nullptr);
 	EXPECT_EQ(errno, EINVAL);
@@ -606,10 +600,8 @@ TEST_F(Lib, RegisterValidation)
 
 TEST_F(Lib, RegisterSuccess)
 {
-	for (unsigned f : { SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE,
-			    SGDMA_BIDIRECTIONAL }) {
-		sgdma_region *r = sgdma_dev_register(dev, buf.data() + 1,
-						     buf.size() - 1, f);
+	for (unsigned f : {SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE, SGDMA_BIDIRECTIONAL}) {
+		sgdma_region *r = sgdma_dev_register(dev, buf.data() + 1, buf.size() - 1, f);
 		ASSERT_NE(r, nullptr) << sgdma_last_error();
 		std::vector<sgdma_ioc_seg> want;
 		{
@@ -617,8 +609,7 @@ TEST_F(Lib, RegisterSuccess)
 			ASSERT_EQ(fd_->regions.size(), 1u);
 			auto &reg = fd_->regions.begin()->second;
 			EXPECT_EQ(reg.flags, f);
-			EXPECT_EQ(reg.addr,
-				  reinterpret_cast<uintptr_t>(buf.data() + 1));
+			EXPECT_EQ(reg.addr, reinterpret_cast<uintptr_t>(buf.data() + 1));
 			EXPECT_EQ(reg.len, buf.size() - 1);
 			want = reg.segs;
 		}
@@ -671,8 +662,7 @@ TEST_F(Lib, RegisterPartialGetSegs)
 	EXPECT_EQ(calls(C_SEGS), static_cast<int>((n + 999) / 1000));
 	std::vector<sgdma_ioc_seg> want = fd_->regions.begin()->second.segs;
 	ASSERT_EQ(want.size(), n);
-	EXPECT_EQ(memcmp(sgdma_region_segs(r), want.data(),
-			 n * sizeof(sgdma_seg)), 0);
+	EXPECT_EQ(memcmp(sgdma_region_segs(r), want.data(), n * sizeof(sgdma_seg)), 0);
 	EXPECT_EQ(sgdma_unregister(r), 0);
 }
 
@@ -684,24 +674,23 @@ struct ErrCase {
 TEST_F(Lib, RegisterErrors)
 {
 	const ErrCase cases[] = {
-		{ EFAULT, "buffer is not fully mapped, is PROT_NONE, I/O memory, "
-			  "or read-only while the device writes" },
-		{ ENOMEM, "over the locked-memory limit (RLIMIT_MEMLOCK " },
-		{ ENOMEM, "raise `ulimit -l` or grant CAP_IPC_LOCK" },
-		{ E2BIG, "max_region_bytes" },
-		{ ENOSPC, "max_regions_per_file" },
-		{ ENODEV, "device 0000:00:03.0 was revoked (un-exposed, unbound "
-			  "or removed)" },
-		{ EPERM, "called from a forked child: regions belong to the "
-			 "process that opened the device" },
-		{ EIO, "DMA mapping" },
-		{ EINVAL, "REGISTER ioctl on 0000:00:03.0 failed" },
+	    {EFAULT, "buffer is not fully mapped, is PROT_NONE, I/O memory, "
+	             "or read-only while the device writes"},
+	    {ENOMEM, "over the locked-memory limit (RLIMIT_MEMLOCK "},
+	    {ENOMEM, "raise `ulimit -l` or grant CAP_IPC_LOCK"},
+	    {E2BIG, "max_region_bytes"},
+	    {ENOSPC, "max_regions_per_file"},
+	    {ENODEV, "device 0000:00:03.0 was revoked (un-exposed, unbound "
+	             "or removed)"},
+	    {EPERM, "called from a forked child: regions belong to the "
+	            "process that opened the device"},
+	    {EIO, "DMA mapping"},
+	    {EINVAL, "REGISTER ioctl on 0000:00:03.0 failed"},
 	};
 	for (const auto &c : cases) {
 		fd_->reg_err = c.err;
 		errno = 0;
-		EXPECT_EQ(sgdma_dev_register(dev, buf.data(), buf.size(), 3),
-			  nullptr);
+		EXPECT_EQ(sgdma_dev_register(dev, buf.data(), buf.size(), 3), nullptr);
 		EXPECT_EQ(errno, c.err);
 		EXPECT_HAS(sgdma_last_error(), c.msg);
 		EXPECT_HAS(sgdma_last_error(), "sgdma_dev_register: ");
@@ -720,8 +709,8 @@ TEST_F(Lib, RegisterEnomemMessageSizes)
 	if (rl.rlim_cur == RLIM_INFINITY)
 		EXPECT_HAS(sgdma_last_error(), "(RLIMIT_MEMLOCK unlimited)");
 	else
-		EXPECT_HAS(sgdma_last_error(), "(RLIMIT_MEMLOCK " +
-				  std::to_string(rl.rlim_cur / 1024) + " KiB)");
+		EXPECT_HAS(sgdma_last_error(),
+		           "(RLIMIT_MEMLOCK " + std::to_string(rl.rlim_cur / 1024) + " KiB)");
 	EXPECT_EQ(sgdma_dev_register(dev, b.data(), 4097, 3), nullptr);
 	EXPECT_HAS(sgdma_last_error(), ": 4097 bytes over the ");
 }
@@ -733,16 +722,17 @@ TEST_F(Lib, RegisterCleanupAfterFailure)
 		void (*setup)(fake::Dev *);
 		int err;
 	} cases[] = {
-		{ [](fake::Dev *d) { d->segs_err = ENODEV; }, ENODEV },
-		{ [](fake::Dev *d) { d->segs_err = EPERM; }, EPERM },
-		{ [](fake::Dev *d) {
-			  d->seg_len = 16;
-			  d->segs_err = EFAULT;
-			  d->segs_err_at_call = 1; /* second batch */
-		  }, EFAULT },
-		{ [](fake::Dev *d) { d->zero_count = true; }, EPROTO },
-		{ [](fake::Dev *d) { d->bad_nsegs = true; }, EPROTO },
-		{ [](fake::Dev *d) { d->bad_tiling = true; }, EPROTO },
+	    {[](fake::Dev *d) { d->segs_err = ENODEV; }, ENODEV},
+	    {[](fake::Dev *d) { d->segs_err = EPERM; }, EPERM},
+	    {[](fake::Dev *d) {
+		     d->seg_len = 16;
+		     d->segs_err = EFAULT;
+		     d->segs_err_at_call = 1; /* second batch */
+	     },
+	     EFAULT},
+	    {[](fake::Dev *d) { d->zero_count = true; }, EPROTO},
+	    {[](fake::Dev *d) { d->bad_nsegs = true; }, EPROTO},
+	    {[](fake::Dev *d) { d->bad_tiling = true; }, EPROTO},
 	};
 	std::vector<char> big(5000 * 16);
 	for (auto &c : cases) {
@@ -753,8 +743,7 @@ TEST_F(Lib, RegisterCleanupAfterFailure)
 			fd_->unreg_err = EBADMSG; /* must not clobber errno */
 		}
 		errno = 0;
-		EXPECT_EQ(sgdma_dev_register(dev, big.data(), big.size(), 3),
-			  nullptr);
+		EXPECT_EQ(sgdma_dev_register(dev, big.data(), big.size(), 3), nullptr);
 		EXPECT_EQ(errno, c.err) << sgdma_last_error();
 		std::lock_guard<std::mutex> g(fake::lock);
 		ASSERT_EQ(fd_->unregistered.size(), 1u);
@@ -783,9 +772,8 @@ TEST_F(Lib, Sync)
 
 	struct {
 		size_t off, len;
-	} bad[] = { { 0, 0 }, { 1000, 0 }, { 1000, 1 }, { 999, 2 },
-		    { 0, 1001 }, { 1, SIZE_MAX }, { SIZE_MAX, 1 },
-		    { SIZE_MAX, SIZE_MAX } };
+	} bad[] = {{0, 0},    {1000, 0},     {1000, 1},     {999, 2},
+	           {0, 1001}, {1, SIZE_MAX}, {SIZE_MAX, 1}, {SIZE_MAX, SIZE_MAX}};
 	for (auto &b : bad) {
 		errno = 0;
 		EXPECT_EQ(sgdma_sync_for_device(r, b.off, b.len), -EINVAL);
@@ -826,7 +814,7 @@ TEST_F(Lib, UnregisterErrorStillFrees)
 	ASSERT_NE(r, nullptr);
 	fd_->unreg_err = ENODEV;
 	errno = 0;
-	EXPECT_EQ(sgdma_unregister(r), -ENODEV);	/* LSan: no leak */
+	EXPECT_EQ(sgdma_unregister(r), -ENODEV); /* LSan: no leak */
 	EXPECT_EQ(errno, ENODEV);
 	EXPECT_HAS(sgdma_last_error(), "sgdma_unregister: device");
 	EXPECT_HAS(sgdma_last_error(), "was revoked");
@@ -843,15 +831,15 @@ TEST_F(Lib, CloseWithLiveRegions)
 
 	sgdma_close(dev);
 	dev = nullptr;
-	EXPECT_GE(fcntl(fd, F_GETFD), 0);		/* still open */
+	EXPECT_GE(fcntl(fd, F_GETFD), 0); /* still open */
 	EXPECT_EQ(sgdma_sync_for_device(r1, 0, 100), 0);
 	struct sgdma_dev_info info;
 	EXPECT_EQ(sgdma_dev_info(sgdma_region_dev(r2), &info), 0);
 	EXPECT_EQ(sgdma_unregister(r1), 0);
-	EXPECT_GE(fcntl(fd, F_GETFD), 0);		/* r2 holds it */
+	EXPECT_GE(fcntl(fd, F_GETFD), 0); /* r2 holds it */
 	EXPECT_EQ(sgdma_unregister(r2), 0);
 	errno = 0;
-	EXPECT_EQ(fcntl(fd, F_GETFD), -1);		/* closed */
+	EXPECT_EQ(fcntl(fd, F_GETFD), -1); /* closed */
 	EXPECT_EQ(errno, EBADF);
 }
 
@@ -869,7 +857,7 @@ TEST_F(Lib, CloseClosesFd)
 TEST_F(Lib, Threads)
 {
 	std::vector<std::thread> t;
-	std::atomic<int> failures{ 0 };
+	std::atomic<int> failures{0};
 	char *big = static_cast<char *>(aligned_alloc(4096, 64 * 4096));
 
 	ASSERT_NE(big, nullptr);
@@ -877,14 +865,13 @@ TEST_F(Lib, Threads)
 		t.emplace_back([&, i] {
 			for (int j = 0; j < 200; j++) {
 				size_t off = (size_t)(i * 8 + j % 8) * 4096;
-				sgdma_region *r = sgdma_dev_register(
-					dev, big + off, 4096 + j + 1, 3);
+				sgdma_region *r =
+				    sgdma_dev_register(dev, big + off, 4096 + j + 1, 3);
 				if (!r) {
 					failures++;
 					continue;
 				}
-				if (sgdma_sync_for_device(r, 0, 4096) ||
-				    sgdma_region_nsegs(r) != 2)
+				if (sgdma_sync_for_device(r, 0, 4096) || sgdma_region_nsegs(r) != 2)
 					failures++;
 				if (sgdma_unregister(r))
 					failures++;
@@ -907,7 +894,7 @@ TEST(LastError, ThreadLocal)
 	std::string mine = sgdma_last_error();
 	std::string theirs;
 	std::thread([&] {
-		theirs = sgdma_last_error();	/* fresh thread */
+		theirs = sgdma_last_error(); /* fresh thread */
 		sgdma_sync_for_cpu(nullptr, 0, 1);
 	}).join();
 	EXPECT_EQ(theirs, "no error");
@@ -954,7 +941,7 @@ TEST_F(DevDir, DefaultDeviceCachedAndRetried)
 	ASSERT_NE(got[0], nullptr) << sgdma_last_error();
 	for (auto *g : got)
 		EXPECT_EQ(g, got[0]);
-	EXPECT_EQ(a->calls[C_INFO], 1);	/* opened once */
+	EXPECT_EQ(a->calls[C_INFO], 1); /* opened once */
 
 	sgdma_region *r = sgdma_register(b.data(), b.size());
 	ASSERT_NE(r, nullptr) << sgdma_last_error();
@@ -979,18 +966,16 @@ TEST_F(DevDir, DefaultDeviceCachedAndRetried)
 
 /* ---- split helper ------------------------------------------------------ */
 
-namespace {
-
-std::vector<sgdma_seg> split(const std::vector<sgdma_seg> &in,
-			     uint64_t max_len, uint64_t boundary)
+namespace
 {
-	size_t n = sgdma_split_segs(in.data(), in.size(), max_len, boundary,
-				    nullptr, 0);
+
+std::vector<sgdma_seg> split(const std::vector<sgdma_seg> &in, uint64_t max_len, uint64_t boundary)
+{
+	size_t n = sgdma_split_segs(in.data(), in.size(), max_len, boundary, nullptr, 0);
 	EXPECT_NE(n, SIZE_MAX);
 	std::vector<sgdma_seg> out(n + 1);
-	out[n] = { 0xdead, 0xbeef, 0xcafe };	/* canary */
-	EXPECT_EQ(sgdma_split_segs(in.data(), in.size(), max_len, boundary,
-				   out.data(), n), n);
+	out[n] = {0xdead, 0xbeef, 0xcafe}; /* canary */
+	EXPECT_EQ(sgdma_split_segs(in.data(), in.size(), max_len, boundary, out.data(), n), n);
 	EXPECT_EQ(out[n].addr, 0xdeadu);
 	EXPECT_EQ(out[n].len, 0xbeefu);
 	EXPECT_EQ(out[n].offset, 0xcafeu);
@@ -999,8 +984,8 @@ std::vector<sgdma_seg> split(const std::vector<sgdma_seg> &in,
 }
 
 /* Naive byte-by-byte reference: cut where the limits force it. */
-std::vector<sgdma_seg> reference(const std::vector<sgdma_seg> &in,
-				 uint64_t max_len, uint64_t boundary)
+std::vector<sgdma_seg> reference(const std::vector<sgdma_seg> &in, uint64_t max_len,
+                                 uint64_t boundary)
 {
 	std::vector<sgdma_seg> out;
 
@@ -1008,13 +993,11 @@ std::vector<sgdma_seg> reference(const std::vector<sgdma_seg> &in,
 		uint64_t start = 0;
 
 		for (uint64_t p = 1; p <= s.len; p++) {
-			uint64_t a = s.addr + p;	/* next byte's address */
-			bool cut = p == s.len ||
-				   (max_len && p - start == max_len) ||
-				   (boundary && a % boundary == 0);
+			uint64_t a = s.addr + p; /* next byte's address */
+			bool cut = p == s.len || (max_len && p - start == max_len) ||
+			           (boundary && a % boundary == 0);
 			if (cut) {
-				out.push_back({ s.addr + start, p - start,
-						s.offset + start });
+				out.push_back({s.addr + start, p - start, s.offset + start});
 				start = p;
 			}
 		}
@@ -1023,9 +1006,8 @@ std::vector<sgdma_seg> reference(const std::vector<sgdma_seg> &in,
 }
 
 /* Invariants any correct output satisfies. */
-void check_invariants(const std::vector<sgdma_seg> &in,
-		      const std::vector<sgdma_seg> &out, uint64_t max_len,
-		      uint64_t boundary)
+void check_invariants(const std::vector<sgdma_seg> &in, const std::vector<sgdma_seg> &out,
+                      uint64_t max_len, uint64_t boundary)
 {
 	size_t k = 0;
 
@@ -1054,8 +1036,7 @@ void check_invariants(const std::vector<sgdma_seg> &in,
 			if (covered < s.len) {
 				uint64_t next = s.addr + covered;
 				bool forced = (max_len && p.len == max_len) ||
-					      (boundary &&
-					       (next & (boundary - 1)) == 0);
+				              (boundary && (next & (boundary - 1)) == 0);
 				ASSERT_TRUE(forced);
 			}
 		}
@@ -1069,17 +1050,16 @@ TEST(Split, Empty)
 {
 	EXPECT_EQ(sgdma_split_segs(nullptr, 0, 0, 0, nullptr, 0), 0u);
 	EXPECT_EQ(sgdma_split_segs(nullptr, 0, 4096, 4096, nullptr, 0), 0u);
-	sgdma_seg zero = { 100, 0, 0 };
-	sgdma_seg out = { 1, 2, 3 };
+	sgdma_seg zero = {100, 0, 0};
+	sgdma_seg out = {1, 2, 3};
 	EXPECT_EQ(sgdma_split_segs(&zero, 1, 1, 2, &out, 1), 0u);
-	EXPECT_EQ(out.addr, 1u);	/* untouched */
+	EXPECT_EQ(out.addr, 1u); /* untouched */
 }
 
 TEST(Split, NoLimitsIsIdentity)
 {
-	std::vector<sgdma_seg> in = { { 0x1000, 0x3000, 0 },
-				      { 0x9000, 5, 0x3000 },
-				      { UINT64_MAX, 1, 0x3005 } };
+	std::vector<sgdma_seg> in = {
+	    {0x1000, 0x3000, 0}, {0x9000, 5, 0x3000}, {UINT64_MAX, 1, 0x3005}};
 	auto out = split(in, 0, 0);
 	ASSERT_EQ(out.size(), 3u);
 	for (size_t i = 0; i < 3; i++) {
@@ -1091,7 +1071,7 @@ TEST(Split, NoLimitsIsIdentity)
 
 TEST(Split, MaxLen)
 {
-	std::vector<sgdma_seg> in = { { 0x1000, 10000, 7 } };
+	std::vector<sgdma_seg> in = {{0x1000, 10000, 7}};
 	auto out = split(in, 4096, 0);
 	ASSERT_EQ(out.size(), 3u);
 	EXPECT_EQ(out[0].addr, 0x1000u);
@@ -1107,7 +1087,7 @@ TEST(Split, MaxLen)
 TEST(Split, Boundary)
 {
 	/* [0xff0, 0x2010) across 4 KiB boundaries */
-	std::vector<sgdma_seg> in = { { 0xff0, 0x1020, 0 } };
+	std::vector<sgdma_seg> in = {{0xff0, 0x1020, 0}};
 	auto out = split(in, 0, 0x1000);
 	ASSERT_EQ(out.size(), 3u);
 	EXPECT_EQ(out[0].len, 0x10u);
@@ -1117,10 +1097,10 @@ TEST(Split, Boundary)
 	EXPECT_EQ(out[2].addr, 0x2000u);
 	EXPECT_EQ(out[2].len, 0x10u);
 	/* ending exactly on a boundary does not cross it */
-	in = { { 0x1000, 0x1000, 0 } };
+	in = {{0x1000, 0x1000, 0}};
 	EXPECT_EQ(split(in, 0, 0x1000).size(), 1u);
 	/* boundary 1: one byte per piece */
-	in = { { 5, 7, 0 } };
+	in = {{5, 7, 0}};
 	EXPECT_EQ(split(in, 0, 1).size(), 7u);
 	/* kernel-style all-ones mask + 1 wraps to "no boundary" */
 	EXPECT_EQ(split(in, 0, UINT64_MAX + 1ULL).size(), 1u);
@@ -1129,20 +1109,20 @@ TEST(Split, Boundary)
 TEST(Split, TopOfAddressSpace)
 {
 	/* ends exactly at 2^64 */
-	std::vector<sgdma_seg> in = { { UINT64_MAX - 9, 10, UINT64_MAX - 9 } };
+	std::vector<sgdma_seg> in = {{UINT64_MAX - 9, 10, UINT64_MAX - 9}};
 	auto out = split(in, 3, 0);
 	ASSERT_EQ(out.size(), 4u);
 	EXPECT_EQ(out[3].addr, UINT64_MAX);
 	EXPECT_EQ(out[3].len, 1u);
 	EXPECT_EQ(out[3].offset, UINT64_MAX);
 	/* crossing 2^63 with the largest boundary */
-	in = { { (1ULL << 63) - 2, 4, 0 } };
+	in = {{(1ULL << 63) - 2, 4, 0}};
 	out = split(in, 0, 1ULL << 63);
 	ASSERT_EQ(out.size(), 2u);
 	EXPECT_EQ(out[1].addr, 1ULL << 63);
 	EXPECT_EQ(out[1].offset, 2u);
 	/* whole address space, 2^63 boundary */
-	in = { { 0, UINT64_MAX, 0 } };
+	in = {{0, UINT64_MAX, 0}};
 	out = split(in, 0, 1ULL << 63);
 	ASSERT_EQ(out.size(), 2u);
 	EXPECT_EQ(out[0].len, 1ULL << 63);
@@ -1151,10 +1131,10 @@ TEST(Split, TopOfAddressSpace)
 
 TEST(Split, Errors)
 {
-	sgdma_seg s = { 0, 10, 0 }, o;
+	sgdma_seg s = {0, 10, 0}, o;
 
-	for (uint64_t b : std::initializer_list<uint64_t>{ 3ULL, 6ULL, 0x1001ULL, UINT64_MAX,
-			    (1ULL << 63) + 1 }) {
+	for (uint64_t b :
+	     std::initializer_list<uint64_t>{3ULL, 6ULL, 0x1001ULL, UINT64_MAX, (1ULL << 63) + 1}) {
 		errno = 0;
 		EXPECT_EQ(sgdma_split_segs(&s, 1, 0, b, &o, 1), SIZE_MAX);
 		EXPECT_EQ(errno, EINVAL);
@@ -1166,12 +1146,12 @@ TEST(Split, Errors)
 	EXPECT_EQ(errno, EINVAL);
 
 	/* addr or offset + len past 2^64; nothing written */
-	std::vector<sgdma_seg> in = { { 0, 10, 0 }, { UINT64_MAX, 2, 0 } };
-	std::vector<sgdma_seg> out(4, sgdma_seg{ 7, 7, 7 });
+	std::vector<sgdma_seg> in = {{0, 10, 0}, {UINT64_MAX, 2, 0}};
+	std::vector<sgdma_seg> out(4, sgdma_seg{7, 7, 7});
 	EXPECT_EQ(sgdma_split_segs(in.data(), 2, 0, 0, out.data(), 4), SIZE_MAX);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(out[0].addr, 7u);
-	in[1] = { 0, 2, UINT64_MAX };
+	in[1] = {0, 2, UINT64_MAX};
 	EXPECT_EQ(sgdma_split_segs(in.data(), 2, 0, 0, out.data(), 4), SIZE_MAX);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(out[0].addr, 7u);
@@ -1182,7 +1162,7 @@ TEST(Split, Overflow)
 	if (SIZE_MAX != UINT64_MAX)
 		GTEST_SKIP() << "64-bit size_t only";
 	/* UINT64_MAX pieces == SIZE_MAX: not representable */
-	sgdma_seg s = { 0, UINT64_MAX, 0 };
+	sgdma_seg s = {0, UINT64_MAX, 0};
 	errno = 0;
 	EXPECT_EQ(sgdma_split_segs(&s, 1, 1, 0, nullptr, 0), SIZE_MAX);
 	EXPECT_EQ(errno, EOVERFLOW);
@@ -1190,12 +1170,11 @@ TEST(Split, Overflow)
 	s.len = UINT64_MAX - 1;
 	EXPECT_EQ(sgdma_split_segs(&s, 1, 1, 0, nullptr, 0), SIZE_MAX - 1);
 	/* sum over segments overflows */
-	std::vector<sgdma_seg> in = { { 0, 1ULL << 63, 0 },
-				      { 0, 1ULL << 63, 0 } };
+	std::vector<sgdma_seg> in = {{0, 1ULL << 63, 0}, {0, 1ULL << 63, 0}};
 	EXPECT_EQ(sgdma_split_segs(in.data(), 2, 1, 0, nullptr, 0), SIZE_MAX);
 	EXPECT_EQ(errno, EOVERFLOW);
 	/* via boundary chunks: 2^62 chunks of 2 pieces each + head */
-	s = { 1, UINT64_MAX - 1, 0 };
+	s = {1, UINT64_MAX - 1, 0};
 	EXPECT_EQ(sgdma_split_segs(&s, 1, 1, 2, nullptr, 0), UINT64_MAX - 1);
 	/* [1, 2^64 - 1): head [1, 4) 2 pieces, 2^62 - 2 chunks of 2, tail
 	 * [2^64 - 4, 2^64 - 1) 2 pieces */
@@ -1213,7 +1192,7 @@ TEST(Split, LargeCountsWithoutOutput)
 		uint64_t len = 1 + rng() % (b * 1000);
 		if (len - 1 > UINT64_MAX - a)
 			a = UINT64_MAX - (len - 1);
-		sgdma_seg s = { a, len, 0 };
+		sgdma_seg s = {a, len, 0};
 		uint64_t want = 0, pos = 0;
 		while (pos < len) {
 			uint64_t to_b = b - ((a + pos) & (b - 1));
@@ -1222,32 +1201,26 @@ TEST(Split, LargeCountsWithoutOutput)
 			pos += chunk;
 		}
 		ASSERT_EQ(sgdma_split_segs(&s, 1, m, b, nullptr, 0), want)
-			<< "a=" << a << " len=" << len << " m=" << m
-			<< " b=" << b;
+		    << "a=" << a << " len=" << len << " m=" << m << " b=" << b;
 	}
-	sgdma_seg s = { 0, 1ULL << 40, 0 };
+	sgdma_seg s = {0, 1ULL << 40, 0};
 	EXPECT_EQ(sgdma_split_segs(&s, 1, 1, 0, nullptr, 0), 1ULL << 40);
-	EXPECT_EQ(sgdma_split_segs(&s, 1, 0, 1ULL << 12, nullptr, 0),
-		  1ULL << 28);
-	EXPECT_EQ(sgdma_split_segs(&s, 1, 1ULL << 13, 1ULL << 12, nullptr, 0),
-		  1ULL << 28);
-	EXPECT_EQ(sgdma_split_segs(&s, 1, 1ULL << 11, 1ULL << 12, nullptr, 0),
-		  1ULL << 29);
-	EXPECT_EQ(sgdma_split_segs(&s, 1, 3000, 1ULL << 12, nullptr, 0),
-		  1ULL << 29);
+	EXPECT_EQ(sgdma_split_segs(&s, 1, 0, 1ULL << 12, nullptr, 0), 1ULL << 28);
+	EXPECT_EQ(sgdma_split_segs(&s, 1, 1ULL << 13, 1ULL << 12, nullptr, 0), 1ULL << 28);
+	EXPECT_EQ(sgdma_split_segs(&s, 1, 1ULL << 11, 1ULL << 12, nullptr, 0), 1ULL << 29);
+	EXPECT_EQ(sgdma_split_segs(&s, 1, 3000, 1ULL << 12, nullptr, 0), 1ULL << 29);
 }
 
 TEST(Split, SnprintfSemantics)
 {
-	std::vector<sgdma_seg> in = { { 0xff0, 0x1020, 0 },
-				      { 0x10000, 0x2800, 0x1020 } };
+	std::vector<sgdma_seg> in = {{0xff0, 0x1020, 0}, {0x10000, 0x2800, 0x1020}};
 	auto full = split(in, 0x800, 0x1000);
 	ASSERT_GT(full.size(), 5u);
 	for (size_t cap = 0; cap <= full.size() + 2; cap++) {
-		std::vector<sgdma_seg> out(cap + 1, sgdma_seg{ 9, 9, 9 });
+		std::vector<sgdma_seg> out(cap + 1, sgdma_seg{9, 9, 9});
 		EXPECT_EQ(sgdma_split_segs(in.data(), in.size(), 0x800, 0x1000,
-					   cap ? out.data() : nullptr, cap),
-			  full.size());
+		                           cap ? out.data() : nullptr, cap),
+		          full.size());
 		size_t w = std::min(cap, full.size());
 		for (size_t i = 0; i < w; i++) {
 			EXPECT_EQ(out[i].addr, full[i].addr);
@@ -1262,8 +1235,8 @@ TEST(Split, SnprintfSemantics)
 TEST(Split, RandomAgainstReference)
 {
 	std::mt19937_64 rng(12345);
-	const uint64_t near_top[] = { 0, 1, 4095, 4096, 1ULL << 32,
-				      (1ULL << 63) - 100, UINT64_MAX - 3000 };
+	const uint64_t near_top[] = {
+	    0, 1, 4095, 4096, 1ULL << 32, (1ULL << 63) - 100, UINT64_MAX - 3000};
 
 	for (int it = 0; it < 20000; it++) {
 		size_t nin = rng() % 5;
@@ -1276,7 +1249,7 @@ TEST(Split, RandomAgainstReference)
 			uint64_t a = base + rng() % 2000;
 			if (len && len - 1 > UINT64_MAX - a)
 				a = UINT64_MAX - (len - 1);
-			in.push_back({ a, len, off });
+			in.push_back({a, len, off});
 			off += len;
 		}
 		uint64_t max_len = rng() % 4 ? 0 : 1 + rng() % 600;
@@ -1289,8 +1262,7 @@ TEST(Split, RandomAgainstReference)
 		auto got = split(in, max_len, boundary);
 		auto want = reference(in, max_len, boundary);
 		ASSERT_EQ(got.size(), want.size())
-			<< "it=" << it << " max_len=" << max_len
-			<< " boundary=" << boundary;
+		    << "it=" << it << " max_len=" << max_len << " boundary=" << boundary;
 		for (size_t i = 0; i < got.size(); i++) {
 			ASSERT_EQ(got[i].addr, want[i].addr) << "it=" << it;
 			ASSERT_EQ(got[i].len, want[i].len) << "it=" << it;
@@ -1311,8 +1283,7 @@ TEST(Split, RandomLargeInvariants)
 		size_t nin = 1 + rng() % 4;
 		std::vector<sgdma_seg> in;
 		uint64_t b = rng() % 4 ? 1ULL << (12 + rng() % 20) : 0;
-		uint64_t m = rng() % 4 ? 0 : (1ULL << (12 + rng() % 20)) +
-						   rng() % 4096;
+		uint64_t m = rng() % 4 ? 0 : (1ULL << (12 + rng() % 20)) + rng() % 4096;
 		uint64_t off = 0;
 
 		for (size_t i = 0; i < nin; i++) {
@@ -1320,11 +1291,10 @@ TEST(Split, RandomLargeInvariants)
 			uint64_t len = 1 + rng() % (1ULL << 24);
 			if (len - 1 > UINT64_MAX - a)
 				a = UINT64_MAX - (len - 1);
-			in.push_back({ a, len, off });
+			in.push_back({a, len, off});
 			off += len;
 		}
-		size_t n = sgdma_split_segs(in.data(), in.size(), m, b,
-					    nullptr, 0);
+		size_t n = sgdma_split_segs(in.data(), in.size(), m, b, nullptr, 0);
 		if (n > 100000)
 			continue;
 		auto got = split(in, m, b);

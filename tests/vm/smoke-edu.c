@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define ROUNDS 5
-#define LEN EDU_BUF_USABLE
+#define LEN    EDU_BUF_USABLE
 #define POISON 0x5a
 
 static double now_s(void)
@@ -40,19 +40,16 @@ static int check_errnos(struct edu *edu, uint64_t phys)
 		uint32_t off, len;
 		int err;
 	} bad[] = {
-		{ 0, 0, -EINVAL },
-		{ 0, LEN + 1, -ERANGE },
-		{ LEN, 1, -ERANGE },
-		{ 1, LEN, -ERANGE },
-		{ 0xffffffffu, 2, -ERANGE },
+	    {0, 0, -EINVAL},   {0, LEN + 1, -ERANGE},     {LEN, 1, -ERANGE},
+	    {1, LEN, -ERANGE}, {0xffffffffu, 2, -ERANGE},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = edu_dma_to_device(edu, phys, bad[i].off, bad[i].len);
 
 		if (ret != bad[i].err) {
-			fprintf(stderr, "off %u len %u: got %d, want %d\n", bad[i].off, bad[i].len, ret,
-				bad[i].err);
+			fprintf(stderr, "off %u len %u: got %d, want %d\n", bad[i].off, bad[i].len,
+			        ret, bad[i].err);
 			return -1;
 		}
 	}
@@ -99,7 +96,8 @@ int main(void)
 		return 1;
 	if (check_errnos(&edu, src_phys))
 		return 1;
-	if (!strcmp(config, "bounce") && (src_phys + psz > 1ull << 28 || dst_phys + psz > 1ull << 28)) {
+	if (!strcmp(config, "bounce") &&
+	    (src_phys + psz > 1ull << 28 || dst_phys + psz > 1ull << 28)) {
 		printf("SKIP: pages above the 28-bit edu's reach (it would clamp, not fault)\n");
 		return 77;
 	}
@@ -120,7 +118,8 @@ int main(void)
 			break;
 	}
 	t = (now_s() - t0) / (2 * ROUNDS);
-	printf("%s: data %s, %.1f ms per DMA\n", config, landed ? "landed" : "did not land", t * 1e3);
+	printf("%s: data %s, %.1f ms per DMA\n", config, landed ? "landed" : "did not land",
+	       t * 1e3);
 	if (!landed && buf[psz] != POISON)
 		printf("destination changed to %#x without matching\n", buf[psz]);
 	if (landed != expect_landing) {
