@@ -2,11 +2,12 @@
 # Runs in the guest (started by tests/run-tests through tests/vm/sgvm): the
 # in-VM googletest suites against the freshly built module, results as
 # googletest XML in $SGVM_OUT.
-#   run-suite.sh TEST_BINARY MODULE.ko [GTEST_FILTER]
+#   run-suite.sh TEST_BINARY MODULE.ko SGDUMP [GTEST_FILTER]
 set -u
 bin=$1
 export SGDMA_KO=$2
-filter=${3:-}
+sgdump=$3
+filter=${4:-}
 rc=0
 
 if [ -n "$filter" ]; then
@@ -16,4 +17,10 @@ fi
 # Unloading needs a process that never opened the device: run those first.
 "$bin" --gtest_filter='ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/module.xml" || rc=1
 "$bin" --gtest_filter='-ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/suite.xml" || rc=1
+
+# sgdump against the device as the suites left it (exposed, with this
+# configuration's mask); its checks print PASS/FAIL/SKIP lines.
+tools_dir=$(dirname "$0")/../tools
+"$tools_dir/test-sgdump.sh" "$sgdump" >"$SGVM_OUT/sgdump.results" 2>&1 || rc=1
+cat "$SGVM_OUT/sgdump.results"
 exit $rc

@@ -3,8 +3,8 @@
 # Runs in the guest (tests/vm/sgvm) with sgdma.ko loaded and one device
 # exposed; in the bounce configuration set the device's 28-bit mask first.
 #   test-sgdump.sh SGDUMP
-# Prints "PASS name" or "FAIL name" per check (skipped checks print
-# "PASS name # skipped: why"); exits 1 if any check failed.
+# Prints "PASS name", "FAIL name" or "SKIP name # why" per check; exits 1
+# if any check failed.
 set -u
 
 sgdump=${1:?usage: test-sgdump.sh SGDUMP}
@@ -14,7 +14,8 @@ trap 'rm -rf "$tmp"' EXIT
 out=$tmp/out
 err=$tmp/err
 
-pass() { echo "PASS $1${2:+ # $2}"; }
+pass() { echo "PASS $1"; }
+skip() { echo "SKIP $1 # $2"; }
 fail() {
 	echo "FAIL $1${2:+: $2}"
 	failed=1
@@ -155,7 +156,7 @@ if [ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)" -eq 0 ]; then
 		fail hugetlb-message "no pointer to /proc/sys/vm/nr_hugepages"
 	fi
 else
-	pass hugetlb-none-reserved "skipped: huge pages are reserved"
+	skip hugetlb-none-reserved "huge pages are reserved"
 fi
 
 # ---- NUMA ------------------------------------------------------------------
@@ -170,7 +171,7 @@ if [ -d /sys/devices/system/node/node1 ]; then
 		fail node1-text "exit status $rc or wrong pages per node line"
 	fi
 else
-	pass node1 "skipped: no NUMA node 1"
+	skip node1 "no NUMA node 1"
 fi
 
 # ---- text ------------------------------------------------------------------
