@@ -79,10 +79,13 @@ int sgt_write_str(const char *path, const char *text)
 
 long long sgt_vmstat(const char *key)
 {
-	FILE *f = fopen("/proc/vmstat", "re");
+	FILE *f;
 	char name[128];
 	long long value, result = -1;
 
+	/* Fold the per-CPU deltas first: /proc/vmstat alone lags behind. */
+	sgt_write_str("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/vmstat", "re");
 	if (!f)
 		return -1;
 	while (fscanf(f, "%127s %lld", name, &value) == 2)
