@@ -157,7 +157,7 @@ struct sgdma_ioctl_op {
 	int (*execute)(struct sgdma_file *f, struct sgdma_ucmd *ucmd);
 	size_t size;		/* the kernel's struct */
 	size_t min_size;	/* the first published version of it */
-	bool any_mm;		/* allowed from a process sharing the file */
+	bool query;		/* INFO: any opener, any process sharing it */
 };
 
 /* Indexed by _IOC_NR(cmd) - SGDMA_CMD_INFO. */
@@ -166,7 +166,7 @@ static const struct sgdma_ioctl_op sgdma_ioctl_ops[] = {
 		.execute = sgdma_ioc_info,
 		.size = sizeof(struct sgdma_info),
 		.min_size = offsetofend(struct sgdma_info, name),
-		.any_mm = true,
+		.query = true,
 	},
 	[SGDMA_CMD_REGISTER - SGDMA_CMD_INFO] = {
 		.execute = sgdma_ioc_register,
@@ -213,9 +213,14 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (ret)
 		return ret;
 
-	/* Regions are charged to, and pin pages of, the opener's mm only. */
-	if (!op->any_mm && current->mm != f->mm)
-		return -EPERM;
+	if (!op->query) {
+		/* The device may write the memory: a read-only open may not. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		/* Regions are charged to, and pin pages of, the opener's mm. */
+		if (current->mm != f->mm)
+			return -EPERM;
+	}
 
 	mutex_lock(&f->lock);
 	ret = f->revoked ? -ENODEV : op->execute(f, &ucmd);

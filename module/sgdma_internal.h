@@ -3,7 +3,7 @@
  * sgdma internals shared by the device, file and region code.
  *
  * Lock order: sgdma_lock (exposed-device table) -> sgdma_dev.lock (its open
- * files) -> sgdma_file.lock (its regions).
+ * files) -> sgdma_file.lock (its regions) -> sgdma_dev.dma_config.
  */
 #ifndef SGDMA_INTERNAL_H
 #define SGDMA_INTERNAL_H
@@ -14,6 +14,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -31,6 +32,12 @@ struct sgdma_dev {
 	struct mutex lock;		/* protects files and revoked */
 	struct list_head files;
 	bool revoked;
+
+	/*
+	 * Held for reading while a region is mapped, for writing while the
+	 * admin changes the DMA mask or segment limits.
+	 */
+	struct rw_semaphore dma_config;
 
 	atomic_t nregions;
 	atomic64_t pinned_pages;

@@ -146,12 +146,12 @@ static ssize_t dma_mask_bits_store(struct device *node,
 		return -EINVAL;
 
 	/* Live mappings were made for the old mask. */
-	mutex_lock(&sd->lock);
+	down_write(&sd->dma_config);
 	if (atomic_read(&sd->nregions))
 		ret = -EBUSY;
 	else
 		ret = dma_set_mask_and_coherent(sd->dev, DMA_BIT_MASK(bits));
-	mutex_unlock(&sd->lock);
+	up_write(&sd->dma_config);
 	return ret ?: count;
 }
 static DEVICE_ATTR_RW(dma_mask_bits);
@@ -167,7 +167,7 @@ static ssize_t max_segment_size_store(struct device *node,
 				      struct device_attribute *attr,
 				      const char *buf, size_t count)
 {
-	struct device *dev = sgdma_attr_dev(node)->dev;
+	struct sgdma_dev *sd = sgdma_attr_dev(node);
 	unsigned int size;
 	int ret;
 
@@ -176,9 +176,11 @@ static ssize_t max_segment_size_store(struct device *node,
 		return ret;
 	if (size < PAGE_SIZE)
 		return -EINVAL;
-	if (!dev->dma_parms)
+	if (!sd->dev->dma_parms)
 		return -EOPNOTSUPP;
-	dev->dma_parms->max_segment_size = size;
+	down_write(&sd->dma_config);
+	sd->dev->dma_parms->max_segment_size = size;
+	up_write(&sd->dma_config);
 	return count;
 }
 static DEVICE_ATTR_RW(max_segment_size);
@@ -194,7 +196,7 @@ static ssize_t segment_boundary_store(struct device *node,
 				      struct device_attribute *attr,
 				      const char *buf, size_t count)
 {
-	struct device *dev = sgdma_attr_dev(node)->dev;
+	struct sgdma_dev *sd = sgdma_attr_dev(node);
 	unsigned long mask;
 	int ret;
 
@@ -204,9 +206,11 @@ static ssize_t segment_boundary_store(struct device *node,
 	/* A boundary is a power of two, at least a page. */
 	if (mask < PAGE_SIZE - 1 || (mask & (mask + 1)))
 		return -EINVAL;
-	if (!dev->dma_parms)
+	if (!sd->dev->dma_parms)
 		return -EOPNOTSUPP;
-	dev->dma_parms->segment_boundary_mask = mask;
+	down_write(&sd->dma_config);
+	sd->dev->dma_parms->segment_boundary_mask = mask;
+	up_write(&sd->dma_config);
 	return count;
 }
 static DEVICE_ATTR_RW(segment_boundary);
@@ -331,6 +335,7 @@ static int sgdma_expose_device(struct device *dev)
 	sd->dev = dev;
 	mutex_init(&sd->lock);
 	INIT_LIST_HEAD(&sd->files);
+	init_rwsem(&sd->dma_config);
 
 	minor = ida_alloc_max(&sgdma_minors, SGDMA_MAX_DEVICES - 1,
 			      GFP_KERNEL);

@@ -224,19 +224,23 @@ int sgdma_region_create(struct sgdma_file *f, u64 addr, u64 length,
 	r->length = length;
 	r->npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
 	r->dir = sgdma_dir_from_flags(dir_flags);
-	r->limits.max_len = max_t(u64, dma_get_max_seg_size(dev), 1);
-	r->limits.boundary_mask = dma_get_seg_boundary(dev);
 
 	ret = sgdma_charge(f, r->npages);
 	if (ret)
 		goto err_free;
+
+	down_read(&f->sd->dma_config);
+	r->limits.max_len = max_t(u64, dma_get_max_seg_size(dev), 1);
+	r->limits.boundary_mask = dma_get_seg_boundary(dev);
 
 	ret = sgdma_pin(r, addr & PAGE_MASK, sgdma_sg_max_segment(dev));
 	if (ret)
 		goto err_unpin;
 	sgdma_trim(r);
 
-	ret = dma_map_sgtable(dev, &r->sgt_append.sgt, r->dir, 0);
+	/* Userspace hears about a failure; it must not fill the kernel log. */
+	ret = dma_map_sgtable(dev, &r->sgt_append.sgt, r->dir,
+			      DMA_ATTR_NO_WARN);
 	if (ret) {
 		dev_dbg(dev, "sgdma: mapping %llu bytes failed: %d\n",
 			length, ret);
@@ -246,6 +250,7 @@ int sgdma_region_create(struct sgdma_file *f, u64 addr, u64 length,
 
 	r->nsegs = sgdma_count_segs(r);
 	sgdma_stats_add(f->sd, 1, r->npages);
+	up_read(&f->sd->dma_config);
 	*out = r;
 	return 0;
 
@@ -253,6 +258,7 @@ err_unpin:
 	/* Pages pinned so far are all in the table; nothing was dirtied. */
 	sgdma_unpin(&r->sgt_append.sgt, false);
 	sg_free_append_table(&r->sgt_append);
+	up_read(&f->sd->dma_config);
 	sgdma_charge_undo(f, r->npages);
 err_free:
 	kfree(r);

@@ -14,6 +14,7 @@
  *  -ENODEV  the device was un-exposed, unbound or removed (revoked)
  *  -EPERM   the caller's mm is not the one that opened the file
  *           (a forked child may only query INFO and close)
+ *  -EBADF   the file was opened read-only (only INFO is allowed)
  */
 #ifndef _UAPI_SGDMA_H
 #define _UAPI_SGDMA_H
@@ -65,9 +66,10 @@ struct sgdma_info {
  * @flags: one or both of SGDMA_REG_TO_DEVICE and SGDMA_REG_FROM_DEVICE
  * @addr: start of the buffer (any alignment)
  * @length: length in bytes, > 0
- * @handle: out, names the region in later calls (never 0)
+ * @handle: out, names the region in later calls (never 0); 0 on input
  * @reserved: must be 0
- * @nsegs: out, number of DMA segments GET_SEGS reports for the region
+ * @nsegs: out, number of DMA segments GET_SEGS reports for the region;
+ *         0 on input
  *
  * Errors: -EINVAL (length 0, @addr + @length overflows, bad flags or
  * reserved), -EFAULT (a page is not mapped, is PROT_NONE, is I/O memory,
