@@ -2,12 +2,13 @@
 # Runs in the guest (started by tests/run-tests through tests/vm/sgvm): the
 # in-VM googletest suites against the freshly built module, results as
 # googletest XML in $SGVM_OUT.
-#   run-suite.sh TEST_BINARY MODULE.ko SGDUMP [GTEST_FILTER]
+#   run-suite.sh TEST_BINARY MODULE.ko SGDUMP EXAMPLE [GTEST_FILTER]
 set -u
 bin=$1
 export SGDMA_KO=$2
 sgdump=$3
-filter=${4:-}
+example=$4
+filter=${5:-}
 rc=0
 
 if [ -n "$filter" ]; then
@@ -17,6 +18,15 @@ fi
 # Unloading needs a process that never opened the device: run those first.
 "$bin" --gtest_filter='ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/module.xml" || rc=1
 "$bin" --gtest_filter='-ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/suite.xml" || rc=1
+
+# The documented userspace-driver example (docs/userspace-driver.md).
+if "$example" >"$SGVM_OUT/example.log" 2>&1; then
+	echo "PASS edu_uio" >"$SGVM_OUT/example.results"
+else
+	echo "FAIL edu_uio" >"$SGVM_OUT/example.results"
+	rc=1
+fi
+cat "$SGVM_OUT/example.log"
 
 # sgdump against the device as the suites left it (exposed, with this
 # configuration's mask); its checks print PASS/FAIL/SKIP lines.

@@ -84,6 +84,24 @@ TEST_F(UapiTest, InfoReportsAbiAndName)
 	EXPECT_EQ(EINVAL, call(SGDMA_IOC_INFO, &info));
 }
 
+TEST_F(UapiTest, ReadOnlyOpenMayOnlyQuery)
+{
+	int ro = open(node_path().c_str(), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ro, 0);
+	sgdma_info info = {};
+	info.size = sizeof(info);
+	EXPECT_EQ(0, ioctl(ro, SGDMA_IOC_INFO, &info));
+	std::vector<uint8_t> buf(4096);
+	sgdma_register r = {};
+	r.size = sizeof(r);
+	r.flags = SGDMA_REG_TO_DEVICE;
+	r.addr = reinterpret_cast<uintptr_t>(buf.data());
+	r.length = buf.size();
+	EXPECT_EQ(-1, ioctl(ro, SGDMA_IOC_REGISTER, &r));
+	EXPECT_EQ(EBADF, errno);
+	close(ro);
+}
+
 TEST_F(UapiTest, LengthZeroAndOverflow)
 {
 	std::vector<uint8_t> buf(4096);
@@ -271,6 +289,21 @@ TEST_F(UapiTest, ModuleLimits)
 	EXPECT_EQ(0, unreg(a.handle));
 	EXPECT_EQ(0, unreg(b.handle));
 	ASSERT_EQ(0, set_param("max_regions_per_file", old_regions));
+}
+
+// More than swiotlb's 64 MiB pool cannot be bounced: the mapping fails
+// after every page was pinned, and all of them are released again.
+TEST_F(UapiTest, MappingFailureUnwinds)
+{
+	if (!is_config("bounce"))
+		GTEST_SKIP() << "needs the bounce configuration";
+	const size_t len = 96 << 20;
+	void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, len);
+	EXPECT_EQ(EIO, reg(p, len, kBidi));
+	EXPECT_EQ(0, param("pinned_pages"));
+	munmap(p, len);
 }
 
 // Runs @body in a child process; returns its exit status (0 = success).

@@ -125,7 +125,8 @@ fi
 
 json_check json-default "$(echo "$consistent" | sed 's/SIZE/1048576/g') and
 d[\"buffer\"][\"memory\"] == \"anonymous\" and d[\"buffer\"][\"dir\"] == \"bidi\""
-json_check json-64M "$(echo "$consistent" | sed 's/SIZE/67108864/g')" --size 64M
+# 32 MiB: large, yet within what swiotlb can bounce at once (64 MiB pool).
+json_check json-32M "$(echo "$consistent" | sed 's/SIZE/33554432/g')" --size 32M
 json_check json-odd-size "$(echo "$consistent" | sed 's/SIZE/12345/g') and
 d[\"buffer\"][\"pages\"] == 4" --size 12345 --offset 4000
 json_check json-size-units "d[\"buffer\"][\"size\"] == 3 * 1024 and
@@ -176,25 +177,24 @@ fi
 
 # ---- text ------------------------------------------------------------------
 
-# Segment count of a 4 MiB buffer, from JSON, for the text checks.
-nsegs=
-if run 0 --json --size 4M; then
-	nsegs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["segments"])' "$out")
-fi
+# Without an IOMMU every registration lands on other pages and so has its
+# own segment count: each text check compares with the summary of its own run.
+summary_segments() { sed -n 's/^segments: *//p' "$out"; }
 
 if run 0 --size 4M --max-rows 0 &&
 	grep -q '^device: ' "$out" && grep -q '^dma mask: *0x' "$out" &&
 	grep -q '^iommu: *\(yes\|no\)$' "$out" && grep -q '^max segment: ' "$out" &&
 	grep -q '^boundary: *0x' "$out" && grep -q '^segments: *[0-9]' "$out" &&
 	grep -q '^register time: ' "$out" && grep -q '^pages per node: node0=' "$out" &&
-	[ "$(grep -c '^ *[0-9][0-9]*  0x' "$out")" = "${nsegs:-x}" ]; then
+	[ "$(grep -c '^ *[0-9][0-9]*  0x' "$out")" = "$(summary_segments)" ]; then
 	pass text
 else
-	fail text "exit status $rc or missing lines (expected $nsegs rows)"
+	fail text "exit status $rc or missing lines (expected $(summary_segments) rows)"
 fi
 
 if run 0 --size 4M --max-rows 1; then
 	rows=$(grep -c '^ *[0-9][0-9]*  0x' "$out")
+	nsegs=$(summary_segments)
 	if [ "${nsegs:-0}" -gt 1 ]; then
 		if [ "$rows" -eq 1 ] && grep -q "^\.\.\. $((nsegs - 1)) more segments (use --max-rows 0 for all)$" "$out"; then
 			pass max-rows
@@ -202,7 +202,7 @@ if run 0 --size 4M --max-rows 1; then
 			fail max-rows "$rows rows, or no truncation note"
 		fi
 	elif [ "$rows" -eq 1 ] && ! grep -q 'more segments' "$out"; then
-		pass max-rows "one segment: no truncation"
+		pass max-rows
 	else
 		fail max-rows "$rows rows"
 	fi
@@ -211,8 +211,7 @@ else
 fi
 
 if run 0 --size 4M --quiet && ! grep -q '^device:' "$out" &&
-	! grep -q '0x' "$out" &&
-	[ "$(sed -n 's/^segments: *//p' "$out")" = "${nsegs:-x}" ] &&
+	! grep -q '0x' "$out" && [ "$(summary_segments)" -ge 1 ] &&
 	grep -q '^pages: *1024 ' "$out" && grep -q '^largest segment: ' "$out" &&
 	grep -q '^smallest segment: ' "$out" && grep -q '^pages per segment: ' "$out"; then
 	pass quiet
