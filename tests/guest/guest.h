@@ -132,6 +132,28 @@ class SgdmaDmaTest : public SgdmaTest
 		check_round_trip(a.bytes() + off, b.bytes() + off, len);
 	}
 
+	// One page the device reads (holding pattern @seed) and one it writes
+	// (holding 0x5a), both registered.
+	struct PagePair {
+		Mapping src{4096}, dst{4096};
+		sgdma_region *rs = nullptr, *rd = nullptr;
+	};
+	void register_pages(PagePair &p, uint32_t seed)
+	{
+		ASSERT_TRUE(p.src.ok() && p.dst.ok());
+		fill_pattern(p.src.bytes(), 4096, seed);
+		memset(p.dst.bytes(), 0x5a, 4096);
+		p.rs = sgdma_dev_register(dev, p.src.bytes(), 4096, SGDMA_TO_DEVICE);
+		ASSERT_NE(nullptr, p.rs) << sgdma_last_error();
+		p.rd = sgdma_dev_register(dev, p.dst.bytes(), 4096, SGDMA_FROM_DEVICE);
+		ASSERT_NE(nullptr, p.rd) << sgdma_last_error();
+	}
+	void unregister_pages(PagePair &p)
+	{
+		EXPECT_EQ(0, sgdma_unregister(p.rs));
+		EXPECT_EQ(0, sgdma_unregister(p.rd));
+	}
+
 	// Large buffers: each edu transfer takes 100 ms here, so the device
 	// loads one 2 KiB pattern from memory and then writes it to every 2 KiB
 	// of @dst (page-aligned): every byte of @dst is checked, in half the

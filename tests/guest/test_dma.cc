@@ -83,14 +83,10 @@ TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
 {
 	if (!is_config("iommu"))
 		GTEST_SKIP() << "needs the iommu configuration";
-	Mapping src(4096), dst(4096);
-	ASSERT_TRUE(src.ok() && dst.ok());
-	fill_pattern(src.bytes(), 4096, 99);
-	memset(dst.bytes(), 0x5a, 4096);
-	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), 4096, SGDMA_TO_DEVICE);
-	ASSERT_NE(nullptr, rs) << sgdma_last_error();
-	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 4096, SGDMA_FROM_DEVICE);
-	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	PagePair p;
+	ASSERT_NO_FATAL_FAILURE(register_pages(p, 99));
+	Mapping &src = p.src, &dst = p.dst;
+	sgdma_region *rs = p.rs, *rd = p.rd;
 	uint64_t phys = pagemap_phys(dst.bytes());
 	ASSERT_NE(0u, phys);
 	ASSERT_NE(phys, sgdma_region_segs(rd)[0].addr);
@@ -104,8 +100,7 @@ TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
 	ASSERT_EQ(0, edu_dma_from_device(edu, 0, sgdma_region_segs(rd)[0].addr, 1024));
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 4096));
 	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 1024));
-	EXPECT_EQ(0, sgdma_unregister(rs));
-	EXPECT_EQ(0, sgdma_unregister(rd));
+	unregister_pages(p);
 }
 
 // With bounce buffers the device writes the bounce page; the data reaches the
@@ -114,14 +109,10 @@ TEST_F(SgdmaDmaTest, BounceDataArrivesOnlyThroughSync)
 {
 	if (!is_config("bounce"))
 		GTEST_SKIP() << "needs the bounce configuration";
-	Mapping src(4096), dst(4096);
-	ASSERT_TRUE(src.ok() && dst.ok());
-	fill_pattern(src.bytes(), 4096, 7);
-	memset(dst.bytes(), 0x5a, 4096);
-	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), 4096, SGDMA_TO_DEVICE);
-	ASSERT_NE(nullptr, rs) << sgdma_last_error();
-	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 4096, SGDMA_FROM_DEVICE);
-	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	PagePair p;
+	ASSERT_NO_FATAL_FAILURE(register_pages(p, 7));
+	Mapping &src = p.src, &dst = p.dst;
+	sgdma_region *rs = p.rs, *rd = p.rd;
 	uint64_t bus = sgdma_region_segs(rd)[0].addr;
 	ASSERT_NE(pagemap_phys(dst.bytes()), bus) << "page was not bounced";
 	ASSERT_NE(pagemap_phys(src.bytes()), sgdma_region_segs(rs)[0].addr)
@@ -146,6 +137,5 @@ TEST_F(SgdmaDmaTest, BounceDataArrivesOnlyThroughSync)
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
 	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 2048));
 
-	EXPECT_EQ(0, sgdma_unregister(rs));
-	EXPECT_EQ(0, sgdma_unregister(rd));
+	unregister_pages(p);
 }

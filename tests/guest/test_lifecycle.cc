@@ -18,15 +18,23 @@ std::string pci_path(const char *leaf)
 	return std::string("/sys/bus/pci/devices/") + sgt_edu_bdf() + "/" + leaf;
 }
 
-TEST_F(SgdmaTest, CloseReleasesEverything)
+// Opens the edu device and registers the whole of @m (1 MiB) with it.
+void open_and_register(Mapping &m, sgdma_dev **dev, sgdma_region **r)
 {
-	sgdma_dev *dev = sgdma_open(sgt_edu_bdf());
-	ASSERT_NE(nullptr, dev) << sgdma_last_error();
-	Mapping m(1 << 20);
+	*dev = sgdma_open(sgt_edu_bdf());
+	ASSERT_NE(nullptr, *dev) << sgdma_last_error();
 	ASSERT_TRUE(m.ok());
 	memset(m.bytes(), 1, m.size);
-	sgdma_region *r = sgdma_dev_register(dev, m.bytes(), m.size, SGDMA_BIDIRECTIONAL);
-	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	*r = sgdma_dev_register(*dev, m.bytes(), m.size, SGDMA_BIDIRECTIONAL);
+	ASSERT_NE(nullptr, *r) << sgdma_last_error();
+}
+
+TEST_F(SgdmaTest, CloseReleasesEverything)
+{
+	Mapping m(1 << 20);
+	sgdma_dev *dev;
+	sgdma_region *r;
+	ASSERT_NO_FATAL_FAILURE(open_and_register(m, &dev, &r));
 	EXPECT_EQ(1, param("regions"));
 	EXPECT_EQ(256, param("pinned_pages"));
 	sgdma_close(dev); // the region keeps the file open
@@ -66,13 +74,10 @@ TEST_F(SgdmaTest, KilledProcessLeavesNothingPinned)
 // copies), so the device keeps writing where the parent reads.
 TEST_F(SgdmaDmaTest, ForkKeepsParentsPagesForDma)
 {
-	Mapping src(4096), dst(4096);
-	ASSERT_TRUE(src.ok() && dst.ok());
-	fill_pattern(src.bytes(), 4096, 3);
-	memset(dst.bytes(), 0, 4096);
-	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), 4096, SGDMA_TO_DEVICE);
-	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 4096, SGDMA_FROM_DEVICE);
-	ASSERT_TRUE(rs && rd) << sgdma_last_error();
+	PagePair p;
+	ASSERT_NO_FATAL_FAILURE(register_pages(p, 3));
+	Mapping &src = p.src, &dst = p.dst;
+	sgdma_region *rs = p.rs, *rd = p.rd;
 
 	int pipefd[2];
 	ASSERT_EQ(0, pipe(pipefd));
@@ -95,21 +100,17 @@ TEST_F(SgdmaDmaTest, ForkKeepsParentsPagesForDma)
 	waitpid(pid, nullptr, 0);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	EXPECT_EQ(0, sgdma_unregister(rs));
-	EXPECT_EQ(0, sgdma_unregister(rd));
+	unregister_pages(p);
 }
 
 // Registers a region, makes the device go away with @revoke, and checks the
 // region was released and the file answers ENODEV.
 template <typename F> void expect_revocation(F revoke)
 {
-	sgdma_dev *dev = sgdma_open(sgt_edu_bdf());
-	ASSERT_NE(nullptr, dev) << sgdma_last_error();
 	Mapping m(1 << 20);
-	ASSERT_TRUE(m.ok());
-	memset(m.bytes(), 1, m.size);
-	sgdma_region *r = sgdma_dev_register(dev, m.bytes(), m.size, SGDMA_BIDIRECTIONAL);
-	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	sgdma_dev *dev;
+	sgdma_region *r;
+	ASSERT_NO_FATAL_FAILURE(open_and_register(m, &dev, &r));
 	ASSERT_EQ(256, param("pinned_pages"));
 
 	revoke();
