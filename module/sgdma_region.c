@@ -150,34 +150,50 @@ static void sgdma_cursor_reset(struct sgdma_region *r)
 	c->index = 0;
 }
 
+/* The longest segment that may start at @addr. */
+static u64 sgdma_seg_room(const struct sgdma_seg_limits *limits, u64 addr)
+{
+	u64 mask = limits->boundary_mask;
+
+	if (mask == U64_MAX)
+		return limits->max_len;
+	return min(limits->max_len, (addr | mask) - addr + 1);
+}
+
 /*
- * The next reported segment: the rest of the mapped entry, cut at the
- * device's max segment length and before any boundary crossing.  The DMA
- * layer keeps to both when an IOMMU merges entries; without one, a
- * physically contiguous run may still cross a boundary, hence the cut here.
+ * The next reported segment: mapped entries joined while they follow each
+ * other on the bus (swiotlb hands out neighbouring slots, an IOMMU merges on
+ * its own), cut at the device's max segment length and before a boundary.
+ * Without an IOMMU a physically contiguous run may cross a boundary: the
+ * DMA layer does not cut it, so this does.
  */
 static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_ioc_seg *seg)
 {
 	struct sgdma_seg_cursor *c = &r->cursor;
 	u64 addr = sg_dma_address(c->sg) + c->sg_off;
-	u64 len = min(sg_dma_len(c->sg) - c->sg_off, r->limits.max_len);
-	u64 mask = r->limits.boundary_mask;
+	u64 room = sgdma_seg_room(&r->limits, addr);
+	u64 len = 0;
 
-	if (mask != U64_MAX)
-		len = min(len, (addr | mask) - addr + 1);
+	for (;;) {
+		u64 take = min(sg_dma_len(c->sg) - c->sg_off, room - len);
+
+		len += take;
+		c->sg_off += take;
+		if (c->sg_off < sg_dma_len(c->sg))
+			break;
+		c->sg = sg_next(c->sg);
+		c->left--;
+		c->sg_off = 0;
+		if (!c->left || len == room ||
+		    sg_dma_address(c->sg) != addr + len)
+			break;
+	}
 
 	seg->addr = addr;
 	seg->len = len;
 	seg->offset = c->buf_off;
-
-	c->sg_off += len;
 	c->buf_off += len;
 	c->index++;
-	if (c->sg_off == sg_dma_len(c->sg)) {
-		c->sg = sg_next(c->sg);
-		c->left--;
-		c->sg_off = 0;
-	}
 }
 
 static u64 sgdma_count_segs(struct sgdma_region *r)

@@ -38,7 +38,9 @@ TEST_F(SgdmaTest, NodeAppearsAndInfoDescribesDevice)
 
 // Segments are in order, without gaps, offsets are prefix sums, lengths sum
 // to the buffer's, and the first address keeps the buffer's page offset.
-static void expect_exact_cover(const sgdma_region *r, const void *buf, size_t len)
+// Neighbours on the bus are one segment unless a limit cut them.
+static void expect_exact_cover(const sgdma_region *r, const void *buf, size_t len,
+                               uint64_t max_seg = 0xfffff000ULL, uint64_t boundary = 0xffffffffULL)
 {
 	size_t n = sgdma_region_nsegs(r);
 	const sgdma_seg *s = sgdma_region_segs(r);
@@ -48,6 +50,10 @@ static void expect_exact_cover(const sgdma_region *r, const void *buf, size_t le
 		EXPECT_EQ(off, s[i].offset) << "segment " << i;
 		EXPECT_GT(s[i].len, 0u) << "segment " << i;
 		off += s[i].len;
+		if (i > 0 && s[i - 1].addr + s[i - 1].len == s[i].addr) {
+			EXPECT_TRUE(s[i - 1].len == max_seg || (s[i].addr & boundary) == 0)
+			    << "segments " << i - 1 << " and " << i << " are contiguous on the bus";
+		}
 	}
 	EXPECT_EQ(len, off);
 	uintptr_t page_off = reinterpret_cast<uintptr_t>(buf) & 4095;
@@ -156,7 +162,7 @@ TEST_F(SgdmaTest, MaxSegmentAndBoundaryLimitsApply)
 	memset(m.bytes(), 1, len + 4096);
 	sgdma_region *r = sgdma_register(m.bytes() + 512, len);
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
-	expect_exact_cover(r, m.bytes() + 512, len);
+	expect_exact_cover(r, m.bytes() + 512, len, 8192, 0x3fff);
 	for (size_t i = 0; i < sgdma_region_nsegs(r); i++) {
 		const sgdma_seg &s = sgdma_region_segs(r)[i];
 		EXPECT_LE(s.len, 8192u) << "segment " << i;
