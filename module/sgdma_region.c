@@ -330,36 +330,42 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 }
 
 /*
- * Sync the scatterlist entries that hold [offset, offset + length).  The
- * DMA API syncs whole entries, so the bytes around the range come along.
+ * Sync exactly [offset, offset + length): the mapped segments hold the
+ * buffer in order, so the range is a run of byte ranges of them.  Synced as
+ * single ranges (which the DMA API allows inside any mapping) rather than as
+ * a sub-list of the scatterlist, which DMA-API debugging rejects and which
+ * would sync whole entries.
  */
 int sgdma_region_sync(struct sgdma_dev *sd, struct sgdma_region *r,
 		      u64 offset, u64 length, bool for_cpu)
 {
-	struct scatterlist *sg, *first = NULL;
-	unsigned int i, nents = 0;
+	struct scatterlist *sg;
 	u64 end, pos = 0;
+	unsigned int i;
 
 	if (!length || check_add_overflow(offset, length, &end) ||
 	    end > r->length)
 		return -EINVAL;
 
-	for_each_sgtable_sg(&r->sgt_append.sgt, sg, i) {
-		u64 next = pos + sg->length;
+	for_each_sgtable_dma_sg(&r->sgt_append.sgt, sg, i) {
+		u64 next = pos + sg_dma_len(sg);
 
-		if (next > offset && pos < end) {
-			if (!first)
-				first = sg;
-			nents++;
+		if (next > offset) {
+			u64 from = max(offset, pos) - pos;
+			u64 len = min(end, next) - pos - from;
+
+			if (for_cpu)
+				dma_sync_single_range_for_cpu(sd->dev,
+							      sg_dma_address(sg),
+							      from, len, r->dir);
+			else
+				dma_sync_single_range_for_device(sd->dev,
+								 sg_dma_address(sg),
+								 from, len, r->dir);
 		}
 		if (next >= end)
 			break;
 		pos = next;
 	}
-
-	if (for_cpu)
-		dma_sync_sg_for_cpu(sd->dev, first, nents, r->dir);
-	else
-		dma_sync_sg_for_device(sd->dev, first, nents, r->dir);
 	return 0;
 }

@@ -137,8 +137,8 @@ struct sgdma_get_segs {
  * @offset: first byte of the range, in the buffer
  * @length: bytes, > 0; @offset + @length <= the region's length
  *
- * The DMA layer syncs whole mapped entries: the bytes synced include the
- * range and may extend to the pages around it.
+ * Exactly the bytes of the range are synced (copied from or to bounce
+ * buffers, or flushed from caches where the machine needs it).
  * Errors: -ENOENT (no such handle), -EINVAL (range outside the region).
  */
 struct sgdma_sync {
