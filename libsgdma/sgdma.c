@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <uapi/sgdma.h>
@@ -35,6 +36,8 @@
 
 /* Segments fetched per GET_SEGS call. */
 #define SEGS_BATCH 4096
+/* Pages asked about per move_pages(2) call. */
+#define NODE_BATCH 512
 
 static_assert(SGDMA_TO_DEVICE == SGDMA_REG_TO_DEVICE, "flag mismatch");
 static_assert(SGDMA_FROM_DEVICE == SGDMA_REG_FROM_DEVICE, "flag mismatch");
@@ -618,6 +621,68 @@ SGDMA_EXPORT size_t sgdma_region_len(const struct sgdma_region *r)
 SGDMA_EXPORT void *sgdma_region_addr(const struct sgdma_region *r)
 {
 	return r ? r->addr : NULL;
+}
+
+SGDMA_EXPORT int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node,
+                                         int max_nodes)
+{
+	const char *fn = "sgdma_region_node_pages";
+	void *pages[NODE_BATCH];
+	int status[NODE_BATCH];
+	uintptr_t first, psz;
+	size_t npages, done;
+	int seen = 0, beyond = -1;
+	char b[64];
+
+	if (!r)
+		return fail(EINVAL, "%s: region is NULL", fn);
+	if (!pages_per_node)
+		return fail(EINVAL, "%s: pages_per_node is NULL", fn);
+	if (max_nodes < 1)
+		return fail(EINVAL, "%s: max_nodes is %d, must be at least 1", fn, max_nodes);
+	if (r->dev->owner != getpid())
+		return ioctl_fail(fn, r->dev, OP_INFO, EPERM, r->len);
+
+	psz = (uintptr_t)sysconf(_SC_PAGESIZE);
+	first = (uintptr_t)r->addr & ~(psz - 1);
+	npages = ((uintptr_t)r->addr - first + r->len + psz - 1) / psz;
+	memset(pages_per_node, 0, (size_t)max_nodes * sizeof(*pages_per_node));
+
+	for (done = 0; done < npages;) {
+		size_t n = npages - done < NODE_BATCH ? npages - done : NODE_BATCH;
+
+		for (size_t i = 0; i < n; i++)
+			pages[i] = (void *)(first + (done + i) * psz);
+		/* nodes NULL: only report where each page is. */
+		if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) < 0) {
+			int err = errno;
+
+			if (err == ENOSYS)
+				return fail(err, "%s: the kernel has no NUMA support", fn);
+			return fail(err, "%s: move_pages failed: %s", fn,
+			            err_str(err, b, sizeof(b)));
+		}
+		for (size_t i = 0; i < n; i++) {
+			int node = status[i];
+
+			if (node < 0) /* zero page, or not mapped: no node */
+				continue;
+			if (node >= max_nodes) {
+				if (node > beyond)
+					beyond = node;
+				continue;
+			}
+			pages_per_node[node]++;
+			if (node + 1 > seen)
+				seen = node + 1;
+		}
+		done += n;
+	}
+	if (beyond >= 0)
+		return fail(ERANGE,
+		            "%s: a page is on node %d, beyond max_nodes %d: pass at least %d", fn,
+		            beyond, max_nodes, beyond + 1);
+	return seen;
 }
 
 static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t len, uint32_t flag)

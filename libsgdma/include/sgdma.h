@@ -235,6 +235,38 @@ size_t sgdma_region_len(const struct sgdma_region *r);
 void *sgdma_region_addr(const struct sgdma_region *r);
 
 /**
+ * sgdma_region_node_pages() - on which NUMA nodes a region's pages are
+ * @r: the region
+ * @pages_per_node: filled with the number of the region's pages on each
+ *                  node: entry i for node i, 0 for nodes with none
+ * @max_nodes: entries in @pages_per_node, >= 1 (e.g. numa_num_possible_nodes()
+ *             of libnuma, or the highest node of
+ *             /sys/devices/system/node/possible + 1)
+ *
+ * Asks the kernel where each page of the buffer is now (move_pages(2)
+ * without moving anything); compare with sgdma_dev_info()'s @numa_node.
+ * Pages are counted in units of the system page size, one per page the
+ * buffer touches, also inside a transparent huge page.  A page the kernel
+ * reports no node for (e.g. the shared zero page of a never-written buffer
+ * registered SGDMA_TO_DEVICE) is not counted, so the sum can be below the
+ * region's page count; nor is a page of a buffer munmap()ed while
+ * registered (against the rules of sgdma_dev_register()).  Pinned pages do
+ * not migrate while registered (the kernel refuses to move them), so the
+ * answer holds until sgdma_unregister().
+ *
+ * Return: the number of nodes seen (highest node holding a page + 1; 0 if
+ * no page was counted), or a negative errno:
+ *  -EINVAL  @r or @pages_per_node is NULL, or @max_nodes < 1
+ *  -ERANGE  a page is on node @max_nodes or higher (the message names the
+ *           node); the entries below @max_nodes are filled in anyway
+ *  -ENOSYS  the kernel has no NUMA support (CONFIG_NUMA off)
+ *  -EPERM   called from a forked child
+ *  or another error of move_pages(2).
+ * Uses no libnuma: no extra library to link.
+ */
+int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node, int max_nodes);
+
+/**
  * sgdma_sync_for_device() - hand a byte range to the device
  * @r: the region
  * @off: first byte of the range, from the buffer's start

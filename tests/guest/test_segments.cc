@@ -91,7 +91,7 @@ TEST_F(SgdmaTest, GroundTruthForConfiguration)
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	size_t n = sgdma_region_nsegs(r);
 
-	if (is_config("direct")) {
+	if (is_config("direct") || is_config("numa")) {
 		// Without an IOMMU or bouncing, a bus address is the physical one.
 		for (size_t p = 0; p < pages; p++) {
 			size_t contig;
