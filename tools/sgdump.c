@@ -27,6 +27,8 @@
 
 #include <sgdma.h>
 
+#include "parse_size.h"
+
 #ifndef SGDMA_VERSION
 #define SGDMA_VERSION "unknown"
 #endif
@@ -160,56 +162,6 @@ __attribute__((noreturn)) static void bad_usage(void)
 }
 
 /* ---- argument parsing --------------------------------------------------- */
-
-/*
- * "64M", "4KiB", "1MB", "4096": bytes, or -1 when malformed or too big.
- * K/KiB are powers of 1024, KB powers of 1000 (as util-linux does).
- */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGTPE";
-	unsigned long long n;
-	const char *u;
-	char *end;
-	uint64_t mul = 1, base = 1024;
-	int i;
-
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	u = end;
-	if (*u) {
-		const char *p = strchr(units, (char)(*u & ~0x20));
-
-		if (!p || !*p) {
-			if (!strcasecmp(u, "b"))
-				goto done;
-			return -1;
-		}
-		u++;
-		if (!*u)
-			;
-		else if (!strcasecmp(u, "iB"))
-			;
-		else if (!strcasecmp(u, "B"))
-			base = 1000;
-		else
-			return -1;
-		for (i = 0; i <= p - units; i++) {
-			if (mul > UINT64_MAX / base)
-				return -1;
-			mul *= base;
-		}
-	}
-done:
-	if (n > UINT64_MAX / mul)
-		return -1;
-	*out = n * mul;
-	return 0;
-}
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {

@@ -34,6 +34,7 @@
 #include <sgdma.h>
 
 #include "edu.h"
+#include "parse_size.h"
 
 #ifndef SGDMA_VERSION
 #define SGDMA_VERSION "unknown"
@@ -176,33 +177,6 @@ __attribute__((noreturn)) static void bad_usage(void)
 }
 
 /* ---- argument parsing --------------------------------------------------- */
-
-/* "64M", "4K", "4096": bytes (powers of 1024), or -1 when malformed. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMG";
-	unsigned long long n;
-	const char *p;
-	char *end;
-	uint64_t mul = 1;
-
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		p = strchr(units, *end & ~0x20);
-		if (!p || !*p || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
-			return -1;
-		mul = 1ULL << (10 * (p - units + 1));
-	}
-	if (n > UINT64_MAX / mul)
-		return -1;
-	*out = n * mul;
-	return 0;
-}
 
 /* Split @arg at commas and call @fn on each item; false when one fails. */
 static bool each_item(char *arg, bool (*fn)(const char *item, struct opts *o), struct opts *o)
