@@ -201,24 +201,25 @@ static bool add_size(const char *item, struct opts *o)
 	return true;
 }
 
-static bool add_kind(const char *item, struct opts *o)
+/* Sets the flag of the name @item among @names: false if there is none. */
+static bool set_named(const char *item, const char *const *names, int count, bool *flags)
 {
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!strcasecmp(item, kind_names[k])) {
-			o->kinds[k] = true;
+	for (int i = 0; i < count; i++)
+		if (!strcasecmp(item, names[i])) {
+			flags[i] = true;
 			return true;
 		}
 	return false;
 }
 
+static bool add_kind(const char *item, struct opts *o)
+{
+	return set_named(item, kind_names, KIND_COUNT, o->kinds);
+}
+
 static bool add_placement(const char *item, struct opts *o)
 {
-	for (int p = 0; p < PL_COUNT; p++)
-		if (!strcasecmp(item, placement_names[p])) {
-			o->placements[p] = true;
-			return true;
-		}
-	return false;
+	return set_named(item, placement_names, PL_COUNT, o->placements);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
