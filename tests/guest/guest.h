@@ -154,37 +154,6 @@ class SgdmaDmaTest : public SgdmaTest
 		EXPECT_EQ(0, sgdma_unregister(p.rd));
 	}
 
-	// Large buffers: each edu transfer takes 100 ms here, so the device
-	// loads one 2 KiB pattern from memory and then writes it to every 2 KiB
-	// of @dst (page-aligned): every byte of @dst is checked, in half the
-	// transfers of a round trip.
-	void check_device_fill(uint8_t *dst, size_t len)
-	{
-		ASSERT_EQ(0u, reinterpret_cast<uintptr_t>(dst) % 4096);
-		Mapping pat(4096);
-		ASSERT_TRUE(pat.ok());
-		fill_pattern(pat.bytes(), kEduChunk, 0x77);
-		memset(dst, 0x5a, len);
-		sgdma_region *rs = sgdma_dev_register(dev, pat.bytes(), kEduChunk, SGDMA_TO_DEVICE);
-		ASSERT_NE(nullptr, rs) << sgdma_last_error();
-		sgdma_region *rd = sgdma_dev_register(dev, dst, len, SGDMA_FROM_DEVICE);
-		ASSERT_NE(nullptr, rd) << sgdma_last_error();
-		ASSERT_EQ(0, edu_dma_to_device(edu, sgdma_region_segs(rs)[0].addr, 0, kEduChunk));
-		for (size_t off = 0; off < len; off += kEduChunk) {
-			size_t contig, n = std::min(kEduChunk, len - off);
-			uint64_t bus = bus_at(rd, off, &contig);
-			ASSERT_GE(contig, n) << "2 KiB chunk split across segments at " << off;
-			ASSERT_EQ(0, edu_dma_from_device(edu, 0, bus, n));
-		}
-		EXPECT_EQ(0, sgdma_sync_for_cpu(rd, 0, len));
-		for (size_t off = 0; off < len; off += kEduChunk)
-			ASSERT_EQ(-1, first_mismatch(pat.bytes(), dst + off,
-			                             std::min(kEduChunk, len - off)))
-			    << "chunk at offset " << off;
-		EXPECT_EQ(0, sgdma_unregister(rs));
-		EXPECT_EQ(0, sgdma_unregister(rd));
-	}
-
 	void check_round_trip(uint8_t *src, uint8_t *dst, size_t len)
 	{
 		fill_pattern(src, len, static_cast<uint32_t>(len));

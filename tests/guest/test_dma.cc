@@ -27,11 +27,10 @@ TEST_F(SgdmaDmaTest, RoundTripAcrossManyPages)
 	round_trip(12 * 4096, 4096 - 64, 8 * 4096 + 100);
 }
 
-TEST_F(SgdmaDmaTest, FourMiBWrittenByDevice)
+// Each edu transfer takes 100 ms here: this is the long one (about 7 min).
+TEST_F(SgdmaDmaTest, FourMiB)
 {
-	Mapping m(4 << 20);
-	ASSERT_TRUE(m.ok());
-	check_device_fill(m.bytes(), 4 << 20);
+	round_trip((4 << 20) + 4096, 4096 - 64, 4 << 20);
 }
 
 TEST_F(SgdmaDmaTest, TransparentHugePages)
@@ -48,10 +47,10 @@ TEST_F(SgdmaDmaTest, TransparentHugePages)
 	ASSERT_EQ(0, madvise(dst, huge, MADV_HUGEPAGE));
 	memset(src, 0, huge);
 	memset(dst, 0, huge);
-	if (pagemap_phys(dst + huge - 4096) != pagemap_phys(dst) + huge - 4096)
+	if (pagemap_phys(src + huge - 4096) != pagemap_phys(src) + huge - 4096 ||
+	    pagemap_phys(dst + huge - 4096) != pagemap_phys(dst) + huge - 4096)
 		GTEST_SKIP() << "kernel gave no transparent huge page";
-	check_round_trip(src, dst, 64 * 1024); // both directions, first 64 KiB
-	check_device_fill(dst, huge);          // every byte of the huge page
+	check_round_trip(src, dst, huge);
 }
 
 // A buffer bound to each NUMA node: the pages are there, and DMA works.
