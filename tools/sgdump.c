@@ -27,7 +27,7 @@
 
 #include <sgdma.h>
 
-#include "parse_size.h"
+#include "cli.h"
 
 #ifndef SGDMA_VERSION
 #define SGDMA_VERSION "unknown"
@@ -74,19 +74,6 @@ struct opts {
 	bool quiet;
 	size_t max_rows;
 };
-
-__attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
-}
 
 __attribute__((format(printf, 1, 2))) static void warnmsg(const char *fmt, ...)
 {

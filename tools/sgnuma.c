@@ -34,7 +34,7 @@
 #include <sgdma.h>
 
 #include "edu.h"
-#include "parse_size.h"
+#include "cli.h"
 
 #ifndef SGDMA_VERSION
 #define SGDMA_VERSION "unknown"
@@ -110,19 +110,6 @@ static struct {
 	int maxnodes; /* for sgdma_region_node_pages(): possible nodes */
 	uint8_t pattern[DMA_BYTES];
 } g;
-
-__attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
-}
 
 __attribute__((noreturn)) static void usage(void)
 {

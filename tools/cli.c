@@ -1,10 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "parse_size.h"
+#include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
 
 /*
  * "64M", "4KiB", "1MB", "4096": bytes, or -1 when malformed or too big.
