@@ -637,6 +637,21 @@ static void report(FILE *csv, enum kind kind, enum placement pl, size_t len, boo
 		fprintf(csv, ",,,,,\n");
 }
 
+/* Combination @c: kind outermost, then placement, then size; false if not selected. */
+static bool combo(const struct opts *o, size_t c, int *k, int *pl, int *si)
+{
+	*si = (int)(c % (size_t)o->nsizes);
+	*pl = (int)(c / (size_t)o->nsizes % PL_COUNT);
+	*k = (int)(c / (size_t)o->nsizes / PL_COUNT);
+	return o->kinds[*k] && o->placements[*pl];
+}
+
+/* DMA is timed at one size only: each edu transfer takes 100 ms here. */
+static bool measures_dma(const struct opts *o, int si)
+{
+	return g.have_edu && o->sizes[si] == o->dma_size;
+}
+
 static bool placement_runs(const struct opts *o, FILE *csv)
 {
 	size_t combos = (size_t)KIND_COUNT * PL_COUNT * (size_t)o->nsizes;
@@ -656,30 +671,23 @@ static bool placement_runs(const struct opts *o, FILE *csv)
 	       "dma_us");
 	/* Repeats outermost: a drift in the machine spreads over all combinations. */
 	for (unsigned int rep = 0; rep < o->repeat; rep++)
-		for (int k = 0; k < KIND_COUNT; k++)
-			for (int pl = 0; pl < PL_COUNT; pl++)
-				for (int si = 0; si < o->nsizes; si++) {
-					size_t c = ((size_t)k * PL_COUNT + pl) * o->nsizes + si;
-					bool dma = g.have_edu && o->sizes[si] == o->dma_size;
+		for (size_t c = 0; c < combos; c++) {
+			int k, pl, si;
 
-					if (!o->kinds[k] || !o->placements[pl])
-						continue;
-					run_one(k, pl, o->sizes[si], dma,
-					        &all[c * o->repeat + rep]);
-				}
-	for (int k = 0; k < KIND_COUNT; k++)
-		for (int pl = 0; pl < PL_COUNT; pl++)
-			for (int si = 0; si < o->nsizes; si++) {
-				size_t c = ((size_t)k * PL_COUNT + pl) * o->nsizes + si;
-				bool dma = g.have_edu && o->sizes[si] == o->dma_size;
+			if (combo(o, c, &k, &pl, &si))
+				run_one(k, pl, o->sizes[si], measures_dma(o, si),
+				        &all[c * o->repeat + rep]);
+		}
+	for (size_t c = 0; c < combos; c++) {
+		int k, pl, si;
 
-				if (!o->kinds[k] || !o->placements[pl])
-					continue;
-				report(csv, k, pl, o->sizes[si], dma, &all[c * o->repeat],
-				       o->repeat);
-				for (unsigned int rep = 0; rep < o->repeat; rep++)
-					ok &= all[c * o->repeat + rep].dma_ok;
-			}
+		if (!combo(o, c, &k, &pl, &si))
+			continue;
+		report(csv, k, pl, o->sizes[si], measures_dma(o, si), &all[c * o->repeat],
+		       o->repeat);
+		for (unsigned int rep = 0; rep < o->repeat; rep++)
+			ok &= all[c * o->repeat + rep].dma_ok;
+	}
 	free(pages);
 	free(all);
 	return ok;
