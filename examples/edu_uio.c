@@ -61,7 +61,8 @@
  * the 4 KiB buffer, so stay within its first 2 KiB.
  */
 #define EDU_MAX_XFER        2048u
-#define EDU_XFER_TIMEOUT_MS 10000 /* a transfer takes ~100 ms */
+#define EDU_LATENCY_MS      100 /* from start command to done */
+#define EDU_XFER_TIMEOUT_MS 10000
 
 /* PCI config space. */
 #define PCI_COMMAND        0x04
@@ -353,11 +354,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Poll the start bit; sleep between reads so QEMU's timer gets to run. */
+/*
+ * Poll the start bit.  The device takes EDU_LATENCY_MS per transfer: sleep
+ * that long first, then poll with short sleeps (never spin: the CPU would
+ * compete with the device, and an emulator that skips idle time could not).
+ */
 static int wait_idle(struct edu *e)
 {
 	uint64_t deadline = now_ms() + EDU_XFER_TIMEOUT_MS;
 
+	if (!(rd64(e, EDU_REG_DMA_CMD) & EDU_CMD_START))
+		return 0;
+	usleep(EDU_LATENCY_MS * 1000);
 	while (rd64(e, EDU_REG_DMA_CMD) & EDU_CMD_START) {
 		if (now_ms() > deadline)
 			return error("DMA transfer did not finish in %d ms", EDU_XFER_TIMEOUT_MS);

@@ -175,15 +175,19 @@ static uint64_t now_ms(void)
 }
 
 /*
- * The device completes a transfer ~100 ms (virtual) after the start command
+ * The device completes a transfer 100 ms (virtual) after the start command
  * and ignores a new start while one runs: wait for the run bit to clear.
- * Sleep between polls rather than spin so the vCPU does not compete with the
- * QEMU timer that finishes the transfer.
+ * Sleep rather than spin: an idle guest lets QEMU's icount clock (sgvm runs
+ * with sleep=off) jump straight to the timer that finishes the transfer, so
+ * the first sleep is the whole latency and later polls are rare.
  */
 static int wait_idle(struct edu *edu)
 {
 	uint64_t deadline = now_ms() + edu->timeout_ms;
 
+	if (!(rd64(edu, EDU_REG_DMA_CMD) & EDU_DMA_RUN))
+		return 0;
+	usleep(EDU_DMA_LATENCY_MS * 1000);
 	while (rd64(edu, EDU_REG_DMA_CMD) & EDU_DMA_RUN) {
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;

@@ -27,6 +27,9 @@ extern "C" {
 #define EDU_BUF_ADDR   0x40000u
 #define EDU_BUF_USABLE 2048u
 
+/* QEMU's edu finishes a transfer this long after the start command. */
+#define EDU_DMA_LATENCY_MS 100u
+
 struct edu {
 	char bdf[32];           /* e.g. "0000:00:04.0" */
 	volatile uint8_t *bar0; /* 1 MiB MMIO */
