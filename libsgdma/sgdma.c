@@ -28,7 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <uapi/sgdma.h>
+#include <linux/sgdma.h>
 
 #include <sgdma.h>
 
@@ -50,7 +50,7 @@ static_assert(offsetof(struct sgdma_seg, len) == offsetof(struct sgdma_ioc_seg, 
               "sgdma_seg.len mismatch");
 static_assert(offsetof(struct sgdma_seg, offset) == offsetof(struct sgdma_ioc_seg, offset),
               "sgdma_seg.offset mismatch");
-static_assert(sizeof(((struct sgdma_dev_info *)0)->name) == sizeof(((struct sgdma_info *)0)->name),
+static_assert(sizeof(((struct sgdma_dev_info *)0)->name) == sizeof(((struct sgdma_ioc_info *)0)->name),
               "name length mismatch");
 
 struct sgdma_dev {
@@ -59,7 +59,7 @@ struct sgdma_dev {
 	bool is_default;     /* sgdma_default_dev(): never closed */
 	atomic_bool revoked; /* an ioctl answered ENODEV */
 	pid_t owner;         /* the opener: a forked child must reopen */
-	struct sgdma_info info;
+	struct sgdma_ioc_info info;
 	char path[]; /* for messages */
 };
 
@@ -443,7 +443,7 @@ SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_in
 
 static void kernel_unregister(struct sgdma_dev *dev, uint32_t handle)
 {
-	struct sgdma_unregister u = {.size = sizeof(u), .handle = handle};
+	struct sgdma_ioc_unregister u = {.size = sizeof(u), .handle = handle};
 	int saved = errno;
 
 	ioctl(dev->fd, SGDMA_IOC_UNREGISTER, &u);
@@ -453,7 +453,7 @@ static void kernel_unregister(struct sgdma_dev *dev, uint32_t handle)
 static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, void *buf,
                                         size_t len, unsigned int flags)
 {
-	struct sgdma_register reg = {.size = sizeof(reg)};
+	struct sgdma_ioc_register reg = {.size = sizeof(reg)};
 	struct sgdma_region *r;
 	uint64_t expect = 0;
 	size_t nsegs, i;
@@ -510,7 +510,7 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 
 	for (i = 0; i < nsegs;) {
 		size_t want = nsegs - i < SEGS_BATCH ? nsegs - i : SEGS_BATCH;
-		struct sgdma_get_segs gs = {
+		struct sgdma_ioc_get_segs gs = {
 		    .size = sizeof(gs),
 		    .handle = reg.handle,
 		    .first = i,
@@ -687,7 +687,7 @@ SGDMA_EXPORT int sgdma_region_node_pages(const struct sgdma_region *r, size_t *p
 
 static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t len, uint32_t flag)
 {
-	struct sgdma_sync s = {.size = sizeof(s), .flags = flag};
+	struct sgdma_ioc_sync s = {.size = sizeof(s), .flags = flag};
 
 	if (!r)
 		return fail(EINVAL, "%s: region is NULL", fn);
@@ -716,7 +716,7 @@ SGDMA_EXPORT int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t l
 
 SGDMA_EXPORT int sgdma_unregister(struct sgdma_region *r)
 {
-	struct sgdma_unregister u = {.size = sizeof(u)};
+	struct sgdma_ioc_unregister u = {.size = sizeof(u)};
 	int ret = 0;
 
 	if (!r)

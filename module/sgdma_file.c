@@ -27,9 +27,9 @@ static int sgdma_respond(struct sgdma_ucmd *ucmd, size_t ksize)
 	return 0;
 }
 
-static int sgdma_ioc_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
+static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_info *cmd = ucmd->cmd;
+	struct sgdma_ioc_info *cmd = ucmd->cmd;
 	struct device *dev = f->sd->dev;
 
 	if (cmd->flags || cmd->reserved)
@@ -54,9 +54,9 @@ static void sgdma_file_remove_region(struct sgdma_file *f, u32 handle,
 	sgdma_region_destroy(f, r);
 }
 
-static int sgdma_ioc_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
+static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_register *cmd = ucmd->cmd;
+	struct sgdma_ioc_register *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 	u32 handle;
 	int ret;
@@ -95,9 +95,9 @@ static struct sgdma_region *sgdma_file_region(struct sgdma_file *f,
 	return xa_load(&f->regions, handle);
 }
 
-static int sgdma_ioc_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
+static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_get_segs *cmd = ucmd->cmd;
+	struct sgdma_ioc_get_segs *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 	int ret;
 
@@ -114,9 +114,9 @@ static int sgdma_ioc_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	return sgdma_respond(ucmd, sizeof(*cmd));
 }
 
-static int sgdma_ioc_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
+static int sgdma_ioctl_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_sync *cmd = ucmd->cmd;
+	struct sgdma_ioc_sync *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 
 	if ((cmd->flags != SGDMA_SYNC_FOR_CPU &&
@@ -130,9 +130,9 @@ static int sgdma_ioc_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 				 cmd->flags == SGDMA_SYNC_FOR_CPU);
 }
 
-static int sgdma_ioc_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
+static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_unregister *cmd = ucmd->cmd;
+	struct sgdma_ioc_unregister *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 
 	if (cmd->flags || cmd->reserved)
@@ -146,11 +146,11 @@ static int sgdma_ioc_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 }
 
 union sgdma_ioctl_buffer {
-	struct sgdma_info info;
-	struct sgdma_register reg;
-	struct sgdma_get_segs get_segs;
-	struct sgdma_sync sync;
-	struct sgdma_unregister unreg;
+	struct sgdma_ioc_info info;
+	struct sgdma_ioc_register reg;
+	struct sgdma_ioc_get_segs get_segs;
+	struct sgdma_ioc_sync sync;
+	struct sgdma_ioc_unregister unreg;
 };
 
 struct sgdma_ioctl_op {
@@ -160,34 +160,25 @@ struct sgdma_ioctl_op {
 	bool query;		/* INFO: any opener, any process sharing it */
 };
 
-/* Indexed by _IOC_NR(cmd) - SGDMA_CMD_INFO. */
+#define SGDMA_IOCTL_OP(_ioctl, _fn, _struct, _last, _query)		\
+	[_IOC_NR(_ioctl) - SGDMA_CMD_BASE] = {				\
+		.execute = _fn,						\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.query = _query,					\
+	}
+
 static const struct sgdma_ioctl_op sgdma_ioctl_ops[] = {
-	[SGDMA_CMD_INFO - SGDMA_CMD_INFO] = {
-		.execute = sgdma_ioc_info,
-		.size = sizeof(struct sgdma_info),
-		.min_size = offsetofend(struct sgdma_info, name),
-		.query = true,
-	},
-	[SGDMA_CMD_REGISTER - SGDMA_CMD_INFO] = {
-		.execute = sgdma_ioc_register,
-		.size = sizeof(struct sgdma_register),
-		.min_size = offsetofend(struct sgdma_register, nsegs),
-	},
-	[SGDMA_CMD_GET_SEGS - SGDMA_CMD_INFO] = {
-		.execute = sgdma_ioc_get_segs,
-		.size = sizeof(struct sgdma_get_segs),
-		.min_size = offsetofend(struct sgdma_get_segs, segs),
-	},
-	[SGDMA_CMD_SYNC - SGDMA_CMD_INFO] = {
-		.execute = sgdma_ioc_sync,
-		.size = sizeof(struct sgdma_sync),
-		.min_size = offsetofend(struct sgdma_sync, length),
-	},
-	[SGDMA_CMD_UNREGISTER - SGDMA_CMD_INFO] = {
-		.execute = sgdma_ioc_unregister,
-		.size = sizeof(struct sgdma_unregister),
-		.min_size = offsetofend(struct sgdma_unregister, reserved),
-	},
+	SGDMA_IOCTL_OP(SGDMA_IOC_INFO, sgdma_ioctl_info,
+		       struct sgdma_ioc_info, name, true),
+	SGDMA_IOCTL_OP(SGDMA_IOC_REGISTER, sgdma_ioctl_register,
+		       struct sgdma_ioc_register, nsegs, false),
+	SGDMA_IOCTL_OP(SGDMA_IOC_GET_SEGS, sgdma_ioctl_get_segs,
+		       struct sgdma_ioc_get_segs, segs, false),
+	SGDMA_IOCTL_OP(SGDMA_IOC_SYNC, sgdma_ioctl_sync,
+		       struct sgdma_ioc_sync, length, false),
+	SGDMA_IOCTL_OP(SGDMA_IOC_UNREGISTER, sgdma_ioctl_unregister,
+		       struct sgdma_ioc_unregister, reserved, false),
 };
 
 static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -199,10 +190,14 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	unsigned int nr = _IOC_NR(cmd);
 	int ret;
 
-	if (_IOC_TYPE(cmd) != SGDMA_IOCTL_TYPE || nr < SGDMA_CMD_INFO ||
-	    nr >= SGDMA_CMD_INFO + ARRAY_SIZE(sgdma_ioctl_ops))
+	/*
+	 * Type and number only: the size bits are those of the caller's
+	 * struct version, which may be older or newer than ours.
+	 */
+	if (_IOC_TYPE(cmd) != SGDMA_IOCTL_TYPE || nr < SGDMA_CMD_BASE ||
+	    nr >= SGDMA_CMD_BASE + ARRAY_SIZE(sgdma_ioctl_ops))
 		return -ENOTTY;
-	op = &sgdma_ioctl_ops[nr - SGDMA_CMD_INFO];
+	op = &sgdma_ioctl_ops[nr - SGDMA_CMD_BASE];
 
 	if (get_user(ucmd.user_size, (u32 __user *)ucmd.ubuf))
 		return -EFAULT;

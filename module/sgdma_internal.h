@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
-#include "uapi/sgdma.h"
+#include "uapi/linux/sgdma.h"
 
 /* A device exposed to userspace through /dev/sgdma/<name>. */
 struct sgdma_dev {

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include <uapi/sgdma.h>
+#include <linux/sgdma.h>
 
 using namespace sgt;
 
@@ -45,9 +45,9 @@ class UapiTest : public SgdmaTest
 		return ioctl(fd, cmd, arg) ? errno : 0;
 	}
 
-	int reg_at(uint64_t addr, uint64_t len, uint32_t flags, sgdma_register *out = nullptr)
+	int reg_at(uint64_t addr, uint64_t len, uint32_t flags, sgdma_ioc_register *out = nullptr)
 	{
-		sgdma_register r = {};
+		sgdma_ioc_register r = {};
 		r.size = sizeof(r);
 		r.flags = flags;
 		r.addr = addr;
@@ -57,14 +57,14 @@ class UapiTest : public SgdmaTest
 			*out = r;
 		return err;
 	}
-	int reg(const void *p, uint64_t len, uint32_t flags, sgdma_register *out = nullptr)
+	int reg(const void *p, uint64_t len, uint32_t flags, sgdma_ioc_register *out = nullptr)
 	{
 		return reg_at(reinterpret_cast<uintptr_t>(p), len, flags, out);
 	}
 
 	int unreg(uint32_t handle)
 	{
-		sgdma_unregister u = {};
+		sgdma_ioc_unregister u = {};
 		u.size = sizeof(u);
 		u.handle = handle;
 		return call(SGDMA_IOC_UNREGISTER, &u);
@@ -75,7 +75,7 @@ constexpr uint32_t kBidi = SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE;
 
 TEST_F(UapiTest, InfoReportsAbiAndName)
 {
-	sgdma_info info = {};
+	sgdma_ioc_info info = {};
 	info.size = sizeof(info);
 	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &info));
 	EXPECT_EQ(SGDMA_ABI_VERSION, info.abi_version);
@@ -88,11 +88,11 @@ TEST_F(UapiTest, ReadOnlyOpenMayOnlyQuery)
 {
 	int ro = open(node_path().c_str(), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(ro, 0);
-	sgdma_info info = {};
+	sgdma_ioc_info info = {};
 	info.size = sizeof(info);
 	EXPECT_EQ(0, ioctl(ro, SGDMA_IOC_INFO, &info));
 	std::vector<uint8_t> buf(4096);
-	sgdma_register r = {};
+	sgdma_ioc_register r = {};
 	r.size = sizeof(r);
 	r.flags = SGDMA_REG_TO_DEVICE;
 	r.addr = reinterpret_cast<uintptr_t>(buf.data());
@@ -142,7 +142,7 @@ TEST_F(UapiTest, ReadOnlyMappingOnlyForDeviceReads)
 	ASSERT_NE(MAP_FAILED, ro);
 	EXPECT_EQ(EFAULT, reg(ro, 4096, SGDMA_REG_FROM_DEVICE));
 	EXPECT_EQ(EFAULT, reg(ro, 4096, kBidi));
-	sgdma_register out;
+	sgdma_ioc_register out;
 	EXPECT_EQ(0, reg(ro, 4096, SGDMA_REG_TO_DEVICE, &out));
 	EXPECT_EQ(0, unreg(out.handle));
 	munmap(ro, 4096);
@@ -166,7 +166,7 @@ TEST_F(UapiTest, FlagsReservedAndSizes)
 	EXPECT_EQ(EINVAL, reg(buf.data(), 4096, 0)) << "no direction";
 	EXPECT_EQ(EINVAL, reg(buf.data(), 4096, kBidi | (1u << 5))) << "unknown flag";
 
-	sgdma_register r = {};
+	sgdma_ioc_register r = {};
 	r.size = sizeof(r);
 	r.flags = kBidi;
 	r.addr = reinterpret_cast<uintptr_t>(buf.data());
@@ -179,7 +179,7 @@ TEST_F(UapiTest, FlagsReservedAndSizes)
 
 	// A newer, larger struct: zero tail accepted, non-zero tail refused.
 	struct {
-		sgdma_register r;
+		sgdma_ioc_register r;
 		uint64_t extension;
 	} big = {};
 	big.r = r;
@@ -191,7 +191,7 @@ TEST_F(UapiTest, FlagsReservedAndSizes)
 	EXPECT_NE(0u, big.r.handle);
 	EXPECT_EQ(0, unreg(big.r.handle));
 
-	sgdma_unregister u = {};
+	sgdma_ioc_unregister u = {};
 	u.size = sizeof(u);
 	u.flags = 1;
 	EXPECT_EQ(EINVAL, call(SGDMA_IOC_UNREGISTER, &u));
@@ -205,12 +205,12 @@ TEST_F(UapiTest, FlagsReservedAndSizes)
 TEST_F(UapiTest, HandlesGetSegsAndSync)
 {
 	std::vector<uint8_t> buf(3 * 4096);
-	sgdma_register r;
+	sgdma_ioc_register r;
 	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r));
 	ASSERT_GT(r.nsegs, 0u);
 
 	std::vector<sgdma_ioc_seg> segs(r.nsegs + 4);
-	sgdma_get_segs g = {};
+	sgdma_ioc_get_segs g = {};
 	g.size = sizeof(g);
 	g.handle = r.handle;
 	g.count = segs.size();
@@ -235,7 +235,7 @@ TEST_F(UapiTest, HandlesGetSegsAndSync)
 	g.handle = 12345;
 	EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "bad handle";
 
-	sgdma_sync s = {};
+	sgdma_ioc_sync s = {};
 	s.size = sizeof(s);
 	s.handle = r.handle;
 	s.flags = SGDMA_SYNC_FOR_CPU;
@@ -259,7 +259,7 @@ TEST_F(UapiTest, HandlesGetSegsAndSync)
 	EXPECT_EQ(ENOENT, unreg(0)) << "handle 0";
 
 	// A stale handle does not name the next region.
-	sgdma_register r2;
+	sgdma_ioc_register r2;
 	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r2));
 	EXPECT_NE(r.handle, r2.handle);
 	g.handle = r.handle;
@@ -276,13 +276,13 @@ TEST_F(UapiTest, ModuleLimits)
 
 	ASSERT_EQ(0, set_param("max_region_bytes", 8192));
 	EXPECT_EQ(E2BIG, reg(buf.data(), 8193, kBidi));
-	sgdma_register r;
+	sgdma_ioc_register r;
 	EXPECT_EQ(0, reg(buf.data(), 8192, kBidi, &r));
 	EXPECT_EQ(0, unreg(r.handle));
 	ASSERT_EQ(0, set_param("max_region_bytes", old_bytes));
 
 	ASSERT_EQ(0, set_param("max_regions_per_file", 2));
-	sgdma_register a, b;
+	sgdma_ioc_register a, b;
 	ASSERT_EQ(0, reg(buf.data(), 4096, kBidi, &a));
 	ASSERT_EQ(0, reg(buf.data() + 4096, 4096, kBidi, &b));
 	EXPECT_EQ(ENOSPC, reg(buf.data() + 8192, 4096, kBidi));
@@ -333,7 +333,7 @@ TEST_F(UapiTest, MemlockLimitWithoutCapIpcLock)
 		std::vector<uint8_t> big(1 << 20), small(4 * 4096);
 		if (reg(big.data(), big.size(), kBidi) != ENOMEM)
 			return 12;
-		sgdma_register r;
+		sgdma_ioc_register r;
 		if (reg(small.data(), small.size(), kBidi, &r))
 			return 13;
 		// The 16 KiB charge stays until unregister: 60 KiB more is over.
@@ -347,10 +347,10 @@ TEST_F(UapiTest, MemlockLimitWithoutCapIpcLock)
 TEST_F(UapiTest, ForkedChildMayOnlyQuery)
 {
 	std::vector<uint8_t> buf(4096);
-	sgdma_register r;
+	sgdma_ioc_register r;
 	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &r));
 	int status = in_child([&] {
-		sgdma_info info = {};
+		sgdma_ioc_info info = {};
 		info.size = sizeof(info);
 		if (call(SGDMA_IOC_INFO, &info))
 			return 20;

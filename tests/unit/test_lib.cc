@@ -35,7 +35,7 @@
 
 #include <gtest/gtest.h>
 
-#include <uapi/sgdma.h>
+#include <linux/sgdma.h>
 
 #include <sgdma.h>
 
@@ -83,7 +83,7 @@ struct Dev {
 	uint32_t next_handle = 1;
 	int calls[5] = {}; /* per command, INFO..UNREGISTER */
 	int last_fd = -1;
-	sgdma_sync last_sync = {};
+	sgdma_ioc_sync last_sync = {};
 	std::vector<uint32_t> unregistered;
 };
 
@@ -124,7 +124,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 {
 	switch (req) {
 	case SGDMA_IOC_INFO: {
-		auto *i = static_cast<sgdma_info *>(arg);
+		auto *i = static_cast<sgdma_ioc_info *>(arg);
 
 		d.calls[0]++;
 		d.last_fd = fd;
@@ -142,7 +142,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case SGDMA_IOC_REGISTER: {
-		auto *r = static_cast<struct sgdma_register *>(arg);
+		auto *r = static_cast<struct sgdma_ioc_register *>(arg);
 
 		d.calls[1]++;
 		if (d.reg_err)
@@ -160,7 +160,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case SGDMA_IOC_GET_SEGS: {
-		auto *g = static_cast<sgdma_get_segs *>(arg);
+		auto *g = static_cast<sgdma_ioc_get_segs *>(arg);
 		int call = d.calls[2]++;
 
 		if (d.segs_err && (d.segs_err_at_call < 0 || d.segs_err_at_call == call))
@@ -180,7 +180,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case SGDMA_IOC_SYNC: {
-		auto *s = static_cast<sgdma_sync *>(arg);
+		auto *s = static_cast<sgdma_ioc_sync *>(arg);
 
 		d.calls[3]++;
 		d.last_sync = *s;
@@ -198,7 +198,7 @@ int handle(Dev &d, int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case SGDMA_IOC_UNREGISTER: {
-		auto *u = static_cast<struct sgdma_unregister *>(arg);
+		auto *u = static_cast<struct sgdma_ioc_unregister *>(arg);
 
 		d.calls[4]++;
 		d.unregistered.push_back(u->handle);
@@ -956,7 +956,7 @@ TEST_F(DevDir, DefaultDeviceCachedAndRetried)
 	EXPECT_EQ(sgdma_default_dev(), got[0]);
 	EXPECT_GE(fcntl(a->last_fd, F_GETFD), 0);
 
-	/* errors through sgdma_register are prefixed with its name */
+	/* errors through sgdma_ioc_register are prefixed with its name */
 	a->reg_err = ENODEV;
 	EXPECT_EQ(sgdma_register(b.data(), b.size()), nullptr);
 	EXPECT_HAS(sgdma_last_error(), "sgdma_register: device 0000:00:03.0 was revoked");

@@ -31,8 +31,8 @@
 #define SGDMA_REG_DIR_MASK	(SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE)
 
 /**
- * struct sgdma_info - SGDMA_IOC_INFO: describe the device behind this file
- * @size: sizeof(struct sgdma_info)
+ * struct sgdma_ioc_info - SGDMA_IOC_INFO: describe the device behind this file
+ * @size: sizeof(struct sgdma_ioc_info)
  * @flags: must be 0
  * @abi_version: out, SGDMA_ABI_VERSION
  * @numa_node: out, the device's NUMA node, -1 when it has none
@@ -45,7 +45,7 @@
  * @reserved: must be 0
  * @name: out, the device's name (e.g. "0000:00:03.0"), NUL-terminated
  */
-struct sgdma_info {
+struct sgdma_ioc_info {
 	__u32 size;
 	__u32 flags;
 	__u32 abi_version;
@@ -61,8 +61,8 @@ struct sgdma_info {
 #define SGDMA_INFO_IOMMU 0x1U
 
 /**
- * struct sgdma_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
- * @size: sizeof(struct sgdma_register)
+ * struct sgdma_ioc_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
+ * @size: sizeof(struct sgdma_ioc_register)
  * @flags: one or both of SGDMA_REG_TO_DEVICE and SGDMA_REG_FROM_DEVICE
  * @addr: start of the buffer (any alignment)
  * @length: length in bytes, > 0
@@ -79,7 +79,7 @@ struct sgdma_info {
  * without CAP_IPC_LOCK, or out of memory), -EIO (the DMA mapping failed, e.g.
  * no bounce buffer space for a device with a small mask).
  */
-struct sgdma_register {
+struct sgdma_ioc_register {
 	__u32 size;
 	__u32 flags;
 	__aligned_u64 addr;
@@ -102,8 +102,8 @@ struct sgdma_ioc_seg {
 };
 
 /**
- * struct sgdma_get_segs - SGDMA_IOC_GET_SEGS: copy out a range of segments
- * @size: sizeof(struct sgdma_get_segs)
+ * struct sgdma_ioc_get_segs - SGDMA_IOC_GET_SEGS: copy out a range of segments
+ * @size: sizeof(struct sgdma_ioc_get_segs)
  * @flags: must be 0
  * @handle: the region
  * @reserved: must be 0
@@ -114,7 +114,7 @@ struct sgdma_ioc_seg {
  * Reading in increasing order of @first costs O(@count) per call.
  * Errors: -ENOENT (no such handle), -EINVAL (@first >= nsegs, @count 0).
  */
-struct sgdma_get_segs {
+struct sgdma_ioc_get_segs {
 	__u32 size;
 	__u32 flags;
 	__u32 handle;
@@ -124,13 +124,13 @@ struct sgdma_get_segs {
 	__aligned_u64 segs;
 };
 
-/* Exactly one of these in struct sgdma_sync.flags. */
+/* Exactly one of these in struct sgdma_ioc_sync.flags. */
 #define SGDMA_SYNC_FOR_CPU	0x1U
 #define SGDMA_SYNC_FOR_DEVICE	0x2U
 
 /**
- * struct sgdma_sync - SGDMA_IOC_SYNC: hand a byte range to the CPU or device
- * @size: sizeof(struct sgdma_sync)
+ * struct sgdma_ioc_sync - SGDMA_IOC_SYNC: hand a byte range to the CPU or device
+ * @size: sizeof(struct sgdma_ioc_sync)
  * @flags: SGDMA_SYNC_FOR_CPU or SGDMA_SYNC_FOR_DEVICE
  * @handle: the region
  * @reserved: must be 0
@@ -141,7 +141,7 @@ struct sgdma_get_segs {
  * buffers, or flushed from caches where the machine needs it).
  * Errors: -ENOENT (no such handle), -EINVAL (range outside the region).
  */
-struct sgdma_sync {
+struct sgdma_ioc_sync {
 	__u32 size;
 	__u32 flags;
 	__u32 handle;
@@ -151,8 +151,8 @@ struct sgdma_sync {
 };
 
 /**
- * struct sgdma_unregister - SGDMA_IOC_UNREGISTER: unmap and unpin a region
- * @size: sizeof(struct sgdma_unregister)
+ * struct sgdma_ioc_unregister - SGDMA_IOC_UNREGISTER: unmap and unpin a region
+ * @size: sizeof(struct sgdma_ioc_unregister)
  * @flags: must be 0
  * @handle: the region; its number is not given out again by this file
  *          until the handle space wraps
@@ -160,15 +160,17 @@ struct sgdma_sync {
  *
  * Errors: -ENOENT (no such handle, or already unregistered).
  */
-struct sgdma_unregister {
+struct sgdma_ioc_unregister {
 	__u32 size;
 	__u32 flags;
 	__u32 handle;
 	__u32 reserved;
 };
 
-enum {
-	SGDMA_CMD_INFO = 0x80,
+/* The ioctl numbers, in order; new commands are added at the end. */
+enum sgdma_cmd {
+	SGDMA_CMD_BASE = 0x80,
+	SGDMA_CMD_INFO = SGDMA_CMD_BASE,
 	SGDMA_CMD_REGISTER,
 	SGDMA_CMD_GET_SEGS,
 	SGDMA_CMD_SYNC,
@@ -176,14 +178,14 @@ enum {
 };
 
 #define SGDMA_IOC_INFO \
-	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_INFO, struct sgdma_info)
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_INFO, struct sgdma_ioc_info)
 #define SGDMA_IOC_REGISTER \
-	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_REGISTER, struct sgdma_register)
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_REGISTER, struct sgdma_ioc_register)
 #define SGDMA_IOC_GET_SEGS \
-	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_GET_SEGS, struct sgdma_get_segs)
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_GET_SEGS, struct sgdma_ioc_get_segs)
 #define SGDMA_IOC_SYNC \
-	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_SYNC, struct sgdma_sync)
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_SYNC, struct sgdma_ioc_sync)
 #define SGDMA_IOC_UNREGISTER \
-	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_UNREGISTER, struct sgdma_unregister)
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_UNREGISTER, struct sgdma_ioc_unregister)
 
 #endif /* _UAPI_SGDMA_H */
