@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsgdma internals, shared by its source files (not installed):
+ *
+ *  device.c  opening devices, the default device, sgdma_dev_info()
+ *  region.c  registering, segments, sync, unregister, NUMA node pages
+ *  split.c   the descriptor splitter, sgdma_split_segs()
+ *  error.c   messages (sgdma_last_error()) and what each errno means
+ *
+ * The public header and the uapi header name different structs
+ * (struct sgdma_seg vs. struct sgdma_ioc_seg, same layout): GET_SEGS writes
+ * straight into the public array, so the layouts are checked here.
+ * Internal functions carry the sgdma__ prefix and are hidden from the
+ * shared library's symbol table.
+ */
+#ifndef SGDMA_INTERNAL_H
+#define SGDMA_INTERNAL_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/sgdma.h>
+
+#include <sgdma.h>
+
+#define SGDMA_EXPORT __attribute__((visibility("default")))
+
+static_assert(SGDMA_TO_DEVICE == SGDMA_REG_TO_DEVICE, "flag mismatch");
+static_assert(SGDMA_FROM_DEVICE == SGDMA_REG_FROM_DEVICE, "flag mismatch");
+static_assert(SGDMA_BIDIRECTIONAL == SGDMA_REG_DIR_MASK, "flag mismatch");
+static_assert(sizeof(struct sgdma_seg) == sizeof(struct sgdma_ioc_seg),
+              "struct sgdma_seg layout mismatch");
+static_assert(offsetof(struct sgdma_seg, addr) == offsetof(struct sgdma_ioc_seg, addr),
+              "sgdma_seg.addr mismatch");
+static_assert(offsetof(struct sgdma_seg, len) == offsetof(struct sgdma_ioc_seg, len),
+              "sgdma_seg.len mismatch");
+static_assert(offsetof(struct sgdma_seg, offset) == offsetof(struct sgdma_ioc_seg, offset),
+              "sgdma_seg.offset mismatch");
+static_assert(sizeof(((struct sgdma_dev_info *)0)->name) ==
+                  sizeof(((struct sgdma_ioc_info *)0)->name),
+              "name length mismatch");
+
+/*
+ * An open device file.  Freed when the last reference goes: the opener's
+ * (dropped by sgdma_close()) and one per region.
+ */
+struct sgdma_dev {
+	atomic_uint refs;
+	int fd;
+	bool is_default;     /* sgdma_default_dev(): never closed */
+	atomic_bool revoked; /* an ioctl on it answered ENODEV */
+	pid_t owner;         /* the opener: a forked child must reopen */
+	struct sgdma_ioc_info info;
+	char path[]; /* for messages */
+};
+
+/* A registered buffer: holds a reference to its device. */
+struct sgdma_region {
+	struct sgdma_dev *dev;
+	void *addr;
+	size_t len;
+	uint32_t handle;
+	size_t nsegs;
+	struct sgdma_seg segs[];
+};
+
+/* ---- error.c ------------------------------------------------------------ */
+
+/* Record @err as the failure: errno and message.  Returns -@err. */
+__attribute__((format(printf, 2, 3))) int sgdma__fail(int err, const char *fmt, ...);
+/* strerror_r() into @buf. */
+const char *sgdma__strerror(int err, char *buf, size_t size);
+/*
+ * Describe a failed ioctl @cmd (an enum sgdma_cmd of the uapi header) of
+ * @fn on @dev: message and errno.  @len: the region's length, for messages.
+ * Returns -@err.
+ */
+int sgdma__ioctl_fail(const char *fn, const struct sgdma_dev *dev, unsigned int cmd, int err,
+                      size_t len);
+
+/* ---- device.c ----------------------------------------------------------- */
+
+void sgdma__dev_get(struct sgdma_dev *dev);
+void sgdma__dev_put(struct sgdma_dev *dev);
+/*
+ * ioctl(2) @req on @dev's file.  Returns 0, or the positive errno (errno
+ * is set too); ENODEV marks @dev revoked.
+ */
+int sgdma__dev_ioctl(struct sgdma_dev *dev, unsigned long req, void *arg);
+/* The default device, with a reference for the caller; NULL on failure. */
+struct sgdma_dev *sgdma__default_get(const char *fn);
+
+#endif /* SGDMA_INTERNAL_H */

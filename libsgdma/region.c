@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libsgdma regions: registering a buffer (REGISTER, then GET_SEGS until
+ * every segment is read, then a check that the segments tile the buffer),
+ * the accessors, sync, unregister, and where the region's pages are.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Segments fetched per GET_SEGS call. */
+#define SEGS_BATCH 4096
+/* Pages asked about per move_pages(2) call. */
+#define NODE_BATCH 512
+
+/* ---- registering -------------------------------------------------------- */
+
+/* Unregister @handle, keeping errno: the caller reports an earlier failure. */
+static void kernel_unregister(struct sgdma_dev *dev, uint32_t handle)
+{
+	struct sgdma_ioc_unregister u = {.size = sizeof(u), .handle = handle};
+	int saved = errno;
+
+	sgdma__dev_ioctl(dev, SGDMA_IOC_UNREGISTER, &u);
+	errno = saved;
+}
+
+/* Arguments of a registration.  Returns 0 or -EINVAL with the message set. */
+static int check_args(const char *fn, const struct sgdma_dev *dev, const void *buf, size_t len,
+                      unsigned int flags)
+{
+	if (!dev)
+		return sgdma__fail(EINVAL, "%s: dev is NULL", fn);
+	if (!buf)
+		return sgdma__fail(EINVAL, "%s: buf is NULL", fn);
+	if (!len)
+		return sgdma__fail(EINVAL, "%s: len is 0", fn);
+	if (len - 1 > UINTPTR_MAX - (uintptr_t)buf)
+		return sgdma__fail(EINVAL, "%s: buf + len overflows", fn);
+	if (!flags || (flags & ~(unsigned int)SGDMA_BIDIRECTIONAL))
+		return sgdma__fail(EINVAL,
+		                   "%s: invalid flags 0x%x: use SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE "
+		                   "or SGDMA_BIDIRECTIONAL",
+		                   fn, flags);
+	return 0;
+}
+
+/* A region with room for the @nsegs segments REGISTER reported for @len bytes. */
+static struct sgdma_region *alloc_region(const char *fn, uint64_t nsegs, size_t len)
+{
+	struct sgdma_region *r;
+
+	if (nsegs == 0 || nsegs > len) {
+		sgdma__fail(EPROTO, "%s: the module reported %llu segments for %zu bytes", fn,
+		            (unsigned long long)nsegs, len);
+		return NULL;
+	}
+	if (nsegs > (SIZE_MAX - sizeof(*r)) / sizeof(r->segs[0])) {
+		sgdma__fail(ENOMEM, "%s: %llu segments do not fit in memory", fn,
+		            (unsigned long long)nsegs);
+		return NULL;
+	}
+	r = malloc(sizeof(*r) + (size_t)nsegs * sizeof(r->segs[0]));
+	if (!r) {
+		sgdma__fail(ENOMEM, "%s: out of memory for %llu segments", fn,
+		            (unsigned long long)nsegs);
+		return NULL;
+	}
+	r->nsegs = (size_t)nsegs;
+	return r;
+}
+
+/* Read all r->nsegs segments of r->handle into r->segs.  Returns 0 or -errno. */
+static int fetch_segs(const char *fn, struct sgdma_region *r)
+{
+	for (size_t i = 0; i < r->nsegs;) {
+		size_t want = r->nsegs - i < SEGS_BATCH ? r->nsegs - i : SEGS_BATCH;
+		struct sgdma_ioc_get_segs gs = {
+		    .size = sizeof(gs),
+		    .handle = r->handle,
+		    .first = i,
+		    .count = want,
+		    .segs = (uintptr_t)&r->segs[i],
+		};
+		int err = sgdma__dev_ioctl(r->dev, SGDMA_IOC_GET_SEGS, &gs);
+
+		if (err)
+			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_GET_SEGS, err, r->len);
+		if (gs.count == 0 || gs.count > want)
+			return sgdma__fail(EPROTO, "%s: GET_SEGS returned %llu of %zu segments", fn,
+			                   (unsigned long long)gs.count, want);
+		i += (size_t)gs.count;
+	}
+	return 0;
+}
+
+/* The segments must tile the buffer, in order.  Returns 0 or -EPROTO. */
+static int check_tiling(const char *fn, const struct sgdma_region *r)
+{
+	uint64_t expect = 0;
+
+	for (size_t i = 0; i < r->nsegs; i++) {
+		const struct sgdma_seg *s = &r->segs[i];
+
+		if (s->offset != expect || s->len == 0 || s->len > r->len - expect)
+			return sgdma__fail(
+			    EPROTO,
+			    "%s: segment %zu (offset %llu, len %llu) does not continue "
+			    "the buffer at %llu",
+			    fn, i, (unsigned long long)s->offset, (unsigned long long)s->len,
+			    (unsigned long long)expect);
+		expect += s->len;
+	}
+	if (expect != r->len)
+		return sgdma__fail(EPROTO, "%s: segments cover %llu of %zu bytes", fn,
+		                   (unsigned long long)expect, r->len);
+	return 0;
+}
+
+static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, void *buf,
+                                        size_t len, unsigned int flags)
+{
+	struct sgdma_ioc_register reg = {.size = sizeof(reg)};
+	struct sgdma_region *r;
+	int err;
+
+	if (check_args(fn, dev, buf, len, flags) < 0)
+		return NULL;
+	reg.flags = flags;
+	reg.addr = (uintptr_t)buf;
+	reg.length = len;
+	err = sgdma__dev_ioctl(dev, SGDMA_IOC_REGISTER, &reg);
+	if (err) {
+		sgdma__ioctl_fail(fn, dev, SGDMA_CMD_REGISTER, err, len);
+		return NULL;
+	}
+
+	r = alloc_region(fn, reg.nsegs, len);
+	if (!r)
+		goto err_unregister;
+	r->dev = dev;
+	r->addr = buf;
+	r->len = len;
+	r->handle = reg.handle;
+	if (fetch_segs(fn, r) < 0 || check_tiling(fn, r) < 0)
+		goto err_free;
+	sgdma__dev_get(dev);
+	return r;
+
+err_free:
+	err = errno;
+	free(r);
+	errno = err;
+err_unregister:
+	kernel_unregister(dev, reg.handle);
+	return NULL;
+}
+
+SGDMA_EXPORT struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf, size_t len,
+                                                     unsigned int flags)
+{
+	return do_register("sgdma_dev_register", dev, buf, len, flags);
+}
+
+SGDMA_EXPORT struct sgdma_region *sgdma_register(void *buf, size_t len)
+{
+	struct sgdma_region *r;
+	struct sgdma_dev *dev;
+	int err;
+
+	/* Check the arguments before opening anything. */
+	if (!buf) {
+		sgdma__fail(EINVAL, "sgdma_register: buf is NULL");
+		return NULL;
+	}
+	if (!len) {
+		sgdma__fail(EINVAL, "sgdma_register: len is 0");
+		return NULL;
+	}
+	dev = sgdma__default_get("sgdma_register");
+	if (!dev)
+		return NULL;
+	r = do_register("sgdma_register", dev, buf, len, SGDMA_BIDIRECTIONAL);
+	err = errno;
+	sgdma__dev_put(dev); /* the region holds its own reference */
+	errno = err;
+	return r;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+SGDMA_EXPORT size_t sgdma_region_nsegs(const struct sgdma_region *r)
+{
+	return r ? r->nsegs : 0;
+}
+
+SGDMA_EXPORT const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region *r)
+{
+	return r ? r->segs : NULL;
+}
+
+SGDMA_EXPORT struct sgdma_dev *sgdma_region_dev(const struct sgdma_region *r)
+{
+	return r ? r->dev : NULL;
+}
+
+SGDMA_EXPORT size_t sgdma_region_len(const struct sgdma_region *r)
+{
+	return r ? r->len : 0;
+}
+
+SGDMA_EXPORT void *sgdma_region_addr(const struct sgdma_region *r)
+{
+	return r ? r->addr : NULL;
+}
+
+/* ---- sync and unregister ------------------------------------------------ */
+
+static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t len, uint32_t flag)
+{
+	struct sgdma_ioc_sync s = {.size = sizeof(s), .flags = flag};
+	int err;
+
+	if (!r)
+		return sgdma__fail(EINVAL, "%s: region is NULL", fn);
+	if (!len)
+		return sgdma__fail(EINVAL, "%s: len is 0", fn);
+	if (off > r->len || len > r->len - off)
+		return sgdma__fail(EINVAL,
+		                   "%s: range [%zu, +%zu) is outside the region of %zu bytes", fn,
+		                   off, len, r->len);
+	s.handle = r->handle;
+	s.offset = off;
+	s.length = len;
+	err = sgdma__dev_ioctl(r->dev, SGDMA_IOC_SYNC, &s);
+	if (err)
+		return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, err, r->len);
+	return 0;
+}
+
+SGDMA_EXPORT int sgdma_sync_for_device(struct sgdma_region *r, size_t off, size_t len)
+{
+	return do_sync("sgdma_sync_for_device", r, off, len, SGDMA_SYNC_FOR_DEVICE);
+}
+
+SGDMA_EXPORT int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len)
+{
+	return do_sync("sgdma_sync_for_cpu", r, off, len, SGDMA_SYNC_FOR_CPU);
+}
+
+SGDMA_EXPORT int sgdma_unregister(struct sgdma_region *r)
+{
+	struct sgdma_ioc_unregister u = {.size = sizeof(u)};
+	int ret = 0, err;
+
+	if (!r)
+		return sgdma__fail(EINVAL, "sgdma_unregister: region is NULL");
+	u.handle = r->handle;
+	err = sgdma__dev_ioctl(r->dev, SGDMA_IOC_UNREGISTER, &u);
+	if (err)
+		ret = sgdma__ioctl_fail("sgdma_unregister", r->dev, SGDMA_CMD_UNREGISTER, err,
+		                        r->len);
+	sgdma__dev_put(r->dev);
+	free(r);
+	if (ret)
+		errno = -ret;
+	return ret;
+}
+
+/* ---- NUMA placement ----------------------------------------------------- */
+
+SGDMA_EXPORT int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node,
+                                         int max_nodes)
+{
+	const char *fn = "sgdma_region_node_pages";
+	void *pages[NODE_BATCH];
+	int status[NODE_BATCH];
+	uintptr_t first, psz;
+	size_t npages, done;
+	int seen = 0, beyond = -1;
+	char b[64];
+
+	if (!r)
+		return sgdma__fail(EINVAL, "%s: region is NULL", fn);
+	if (!pages_per_node)
+		return sgdma__fail(EINVAL, "%s: pages_per_node is NULL", fn);
+	if (max_nodes < 1)
+		return sgdma__fail(EINVAL, "%s: max_nodes is %d, must be at least 1", fn,
+		                   max_nodes);
+	if (r->dev->owner != getpid())
+		return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_INFO, EPERM, r->len);
+
+	psz = (uintptr_t)sysconf(_SC_PAGESIZE);
+	first = (uintptr_t)r->addr & ~(psz - 1);
+	npages = ((uintptr_t)r->addr - first + r->len + psz - 1) / psz;
+	memset(pages_per_node, 0, (size_t)max_nodes * sizeof(*pages_per_node));
+
+	for (done = 0; done < npages;) {
+		size_t n = npages - done < NODE_BATCH ? npages - done : NODE_BATCH;
+
+		for (size_t i = 0; i < n; i++)
+			pages[i] = (void *)(first + (done + i) * psz);
+		/* nodes NULL: only report where each page is. */
+		if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) < 0) {
+			int err = errno;
+
+			if (err == ENOSYS)
+				return sgdma__fail(err, "%s: the kernel has no NUMA support", fn);
+			return sgdma__fail(err, "%s: move_pages failed: %s", fn,
+			                   sgdma__strerror(err, b, sizeof(b)));
+		}
+		for (size_t i = 0; i < n; i++) {
+			int node = status[i];
+
+			if (node < 0) /* zero page, or not mapped: no node */
+				continue;
+			if (node >= max_nodes) {
+				if (node > beyond)
+					beyond = node;
+				continue;
+			}
+			pages_per_node[node]++;
+			if (node + 1 > seen)
+				seen = node + 1;
+		}
+		done += n;
+	}
+	if (beyond >= 0)
+		return sgdma__fail(
+		    ERANGE, "%s: a page is on node %d, beyond max_nodes %d: pass at least %d", fn,
+		    beyond, max_nodes, beyond + 1);
+	return seen;
+}
