@@ -2,11 +2,18 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#ifndef SGDMA_VERSION
+#define SGDMA_VERSION "unknown"
+#endif
 
 void die(int status, const char *fmt, ...)
 {
@@ -19,6 +26,54 @@ void die(int status, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(status);
+}
+
+void warnmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: warning: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void bad_usage(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", program_invocation_short_name);
+	exit(CLI_EX_USAGE);
+}
+
+void option_error(int c, char *const argv[])
+{
+	const char *prog = program_invocation_short_name;
+
+	/* optopt is 0 for a long option: getopt_long() left it in argv[optind - 1]. */
+	if (c == ':' && optopt)
+		fprintf(stderr, "%s: option requires an argument -- '%c'\n", prog, optopt);
+	else if (c == ':')
+		fprintf(stderr, "%s: option '%s' requires an argument\n", prog, argv[optind - 1]);
+	else if (optopt)
+		fprintf(stderr, "%s: invalid option -- '%c'\n", prog, optopt);
+	else
+		fprintf(stderr, "%s: unrecognized option '%s'\n", prog, argv[optind - 1]);
+	bad_usage();
+}
+
+void no_operands(int argc, char *const argv[])
+{
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", program_invocation_short_name,
+		        argv[optind]);
+		bad_usage();
+	}
+}
+
+void print_version(void)
+{
+	printf("%s from sgdma %s\n", program_invocation_short_name, SGDMA_VERSION);
+	exit(0);
 }
 
 /*
@@ -69,4 +124,33 @@ done:
 		return -1;
 	*out = n * mul;
 	return 0;
+}
+
+void *mmap_aligned(size_t len, size_t align)
+{
+	size_t need = (size_t)round_up(len, align), raw_len = need + align;
+	char *raw, *start;
+
+	if (need < len || raw_len < need) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Over-allocate by one @align, then give back the ends around the aligned part. */
+	raw = mmap(NULL, raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	start = (char *)round_up((uintptr_t)raw, align);
+	if (start > raw)
+		munmap(raw, (size_t)(start - raw));
+	if (raw + raw_len > start + need)
+		munmap(start + need, (size_t)(raw + raw_len - (start + need)));
+	return start;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

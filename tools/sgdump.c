@@ -75,17 +75,6 @@ struct opts {
 	size_t max_rows;
 };
 
-__attribute__((format(printf, 1, 2))) static void warnmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 __attribute__((noreturn)) static void usage(void)
 {
 	printf("\n"
@@ -140,12 +129,6 @@ __attribute__((noreturn)) static void usage(void)
 	       "\n"
 	       "For more details see sgdump(1).\n");
 	exit(EX_OK);
-}
-
-__attribute__((noreturn)) static void bad_usage(void)
-{
-	fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-	exit(EX_USAGE);
 }
 
 /* ---- argument parsing --------------------------------------------------- */
@@ -261,29 +244,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage();
 		case 'V':
-			printf(PROG " from sgdma " SGDMA_VERSION "\n");
-			exit(EX_OK);
-		case ':':
-			if (optopt)
-				fprintf(stderr, PROG ": option requires an argument -- '%c'\n",
-				        optopt);
-			else
-				fprintf(stderr, PROG ": option '%s' requires an argument\n",
-				        argv[optind - 1]);
-			bad_usage();
+			print_version();
 		default:
-			if (optopt)
-				fprintf(stderr, PROG ": invalid option -- '%c'\n", optopt);
-			else
-				fprintf(stderr, PROG ": unrecognized option '%s'\n",
-				        argv[optind - 1]);
-			bad_usage();
+			option_error(c, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-		bad_usage();
-	}
+	no_operands(argc, argv);
 	if (nmem > 1)
 		die(EX_USAGE, "--thp, --hugetlb and --file are mutually exclusive");
 	if (o->json && o->quiet)
@@ -371,11 +337,6 @@ static void thp_check(void)
 		        "(/sys/kernel/mm/transparent_hugepage/enabled is never): --thp gives base "
 		        "pages");
 	fclose(f);
-}
-
-static uint64_t round_up(uint64_t n, uint64_t a)
-{
-	return (n + a - 1) / a * a;
 }
 
 /* ---- the buffer --------------------------------------------------------- */
@@ -476,25 +437,15 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 			    human(b->map_len, h, sizeof(h)), strerror(err));
 		}
 		break;
-	case MEM_THP: {
-		size_t len = round_up((uint64_t)o->offset + b->len, THP_SIZE);
-		char *raw, *start;
-		size_t raw_len = len + THP_SIZE;
-
-		raw = mmap(NULL, raw_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (raw == MAP_FAILED) {
+	case MEM_THP:
+		b->map_len = round_up((uint64_t)o->offset + b->len, THP_SIZE);
+		b->map = mmap_aligned(b->map_len, THP_SIZE);
+		if (!b->map) {
 			char h[32];
 
-			die(EX_MEMORY, "cannot allocate %s: mmap: %s", human(raw_len, h, sizeof(h)),
-			    strerror(errno));
+			die(EX_MEMORY, "cannot allocate %s: mmap: %s",
+			    human(b->map_len, h, sizeof(h)), strerror(errno));
 		}
-		start = (char *)round_up((uintptr_t)raw, THP_SIZE);
-		if (start > raw)
-			munmap(raw, (size_t)(start - raw));
-		if (raw + raw_len > start + len)
-			munmap(start + len, (size_t)(raw + raw_len - (start + len)));
-		b->map = start;
-		b->map_len = len;
 		thp_check();
 		if (madvise(b->map, b->map_len, MADV_HUGEPAGE) < 0)
 			die(EX_MEMORY,
@@ -502,7 +453,6 @@ static void alloc_buffer(const struct opts *o, struct buffer *b)
 			    "built in?)",
 			    strerror(errno));
 		break;
-	}
 	case MEM_FILE:
 		if (o->dir == SGDMA_TO_DEVICE)
 			prot = PROT_READ;
@@ -786,14 +736,6 @@ static int open_status(int err)
 	default:
 		return EX_REGISTER;
 	}
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int main(int argc, char **argv)
