@@ -76,6 +76,21 @@ void print_version(void)
 	exit(0);
 }
 
+int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || *end || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 /*
  * "64M", "4KiB", "1MB", "4096": bytes, or -1 when malformed or too big.
  * K/KiB are powers of 1024, KB powers of 1000 (as util-linux does).

@@ -40,6 +40,9 @@ __attribute__((noreturn)) void print_version(void);
  */
 int parse_size(const char *s, uint64_t *out);
 
+/* A decimal number from 0 to @max, nothing else, in *out: 0, or -1. */
+int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
+
 /* @n rounded up to a multiple of @a (> 0). */
 static inline uint64_t round_up(uint64_t n, uint64_t a)
 {

@@ -3,77 +3,20 @@
  * sgdump - register a buffer with an sgdma device and print the DMA
  * segments the device would see.
  *
- * See sgdump(1) and `sgdump --help`.
+ * See sgdump(1) and `sgdump --help`; sgdump.h lists the parts.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <numa.h>
-#include <numaif.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <sgdma.h>
-
-#include "cli.h"
-
-#ifndef SGDMA_VERSION
-#define SGDMA_VERSION "unknown"
-#endif
-
-#ifndef MAP_HUGETLB
-#define MAP_HUGETLB 0x40000
-#endif
+#include "sgdump.h"
 
 #define PROG "sgdump"
-
-/* Exit statuses: keep in sync with usage() and docs/man/sgdump.1. */
-enum {
-	EX_OK = 0,
-	EX_USAGE = 1,    /* usage error, bad argument */
-	EX_NODEV = 2,    /* no device exposed, device not found */
-	EX_PERM = 3,     /* permission denied on the device node */
-	EX_MEMLOCK = 4,  /* RLIMIT_MEMLOCK too low (ENOMEM) */
-	EX_MEMORY = 5,   /* unsupported memory, allocation failed */
-	EX_REGISTER = 6, /* other registration failure */
-};
-
-enum memkind { MEM_ANON, MEM_THP, MEM_HUGETLB, MEM_FILE };
-
-static const char *const mem_names[] = {
-    [MEM_ANON] = "anonymous",
-    [MEM_THP] = "thp",
-    [MEM_HUGETLB] = "hugetlb",
-    [MEM_FILE] = "file",
-};
-
-#define THP_SIZE (2UL << 20)
-
-struct opts {
-	size_t size;
-	bool size_set;
-	size_t offset;
-	enum memkind mem;
-	const char *file;
-	int node; /* -1: no binding */
-	unsigned int dir;
-	const char *device;
-	bool json;
-	bool quiet;
-	size_t max_rows;
-};
 
 __attribute__((noreturn)) static void usage(void)
 {
@@ -131,22 +74,7 @@ __attribute__((noreturn)) static void usage(void)
 	exit(EX_OK);
 }
 
-/* ---- argument parsing --------------------------------------------------- */
-
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long n;
-	char *end;
-
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || *end || n > max)
-		return -1;
-	*out = n;
-	return 0;
-}
+/* ---- arguments ---------------------------------------------------------- */
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
@@ -256,498 +184,94 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		die(EX_USAGE, "--json and --quiet are mutually exclusive");
 }
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- errors ------------------------------------------------------------- */
 
-/* "4 KiB", "1.5 MiB", "100 B": @buf. */
-static const char *human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-	unsigned int u = 0;
-	uint64_t div = 1;
+/* Where a library call failed: the same errno means another thing at each. */
+enum step { AT_OPEN = 1, AT_REGISTER = 2 };
 
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && n / div >= 1024) {
-		div *= 1024;
-		u++;
-	}
-	if (n % div == 0)
-		snprintf(buf, size, "%" PRIu64 " %s", n / div, units[u]);
-	else
-		snprintf(buf, size, "%.1f %s", (double)n / (double)div, units[u]);
-	return buf;
-}
-
-static const char *dir_name(unsigned int dir)
-{
-	switch (dir) {
-	case SGDMA_TO_DEVICE:
-		return "to";
-	case SGDMA_FROM_DEVICE:
-		return "from";
-	default:
-		return "bidi";
-	}
-}
-
-/* Huge page size from /proc/meminfo, default 2 MiB. */
-static size_t hugetlb_size(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	size_t kb = 0;
-
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-				break;
-		fclose(f);
-	}
-	return kb ? kb * 1024 : THP_SIZE;
-}
-
-static long meminfo_value(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static void thp_check(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
-	char line[128];
-
-	if (!f) {
-		warnmsg("transparent huge pages are not available in this kernel: --thp gives base "
-		        "pages");
-		return;
-	}
-	if (fgets(line, sizeof(line), f) && strstr(line, "[never]"))
-		warnmsg("transparent huge pages are disabled "
-		        "(/sys/kernel/mm/transparent_hugepage/enabled is never): --thp gives base "
-		        "pages");
-	fclose(f);
-}
-
-/* ---- the buffer --------------------------------------------------------- */
-
-struct buffer {
-	char *map; /* what to munmap */
-	size_t map_len;
-	char *buf; /* the registered buffer: map + offset */
-	size_t len;
-	size_t page;   /* base page size */
-	size_t npages; /* base pages the buffer spans */
-	int fd;
+/* The exit status of each errno, by step; any other is EX_REGISTER. */
+static const struct {
+	int err;
+	unsigned int steps;
+	int status;
+} exit_map[] = {
+    {ENODEV, AT_OPEN | AT_REGISTER, EX_NODEV},
+    {ENOENT, AT_OPEN, EX_NODEV},
+    {ENOTUNIQ, AT_OPEN, EX_NODEV},
+    {ENOTTY, AT_OPEN, EX_NODEV},
+    {ENOTDIR, AT_OPEN, EX_NODEV},
+    {EACCES, AT_OPEN | AT_REGISTER, EX_PERM},
+    {EPERM, AT_OPEN | AT_REGISTER, EX_PERM},
+    {EINVAL, AT_OPEN, EX_USAGE},
+    {ENAMETOOLONG, AT_OPEN, EX_USAGE},
+    {ENOMEM, AT_REGISTER, EX_MEMLOCK},
+    {EFAULT, AT_REGISTER, EX_MEMORY},
 };
 
-static void check_node(int node)
+static int exit_status(int err, enum step step)
 {
-	int max;
-
-	if (numa_available() < 0)
-		die(EX_MEMORY, "--node %d: NUMA is not available on this system", node);
-	max = numa_max_node();
-	if (node > max || !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)node))
-		die(EX_USAGE,
-		    "--node %d: no such NUMA node with memory (this system has nodes 0-%d; see "
-		    "numactl --hardware)",
-		    node, max);
+	for (size_t i = 0; i < sizeof(exit_map) / sizeof(exit_map[0]); i++)
+		if (exit_map[i].err == err && exit_map[i].steps & step)
+			return exit_map[i].status;
+	return EX_REGISTER;
 }
 
-static void bind_node(const struct buffer *b, int node)
+/* Dies with the library's message, the exit status of @err and a hint where one helps. */
+__attribute__((noreturn)) static void fail(enum step step, int err, const struct buffer *b)
 {
-	unsigned long mask[(node / (8 * (int)sizeof(unsigned long))) + 1];
-	int i = node / (8 * (int)sizeof(unsigned long));
+	int status = exit_status(err, step);
 
-	memset(mask, 0, sizeof(mask));
-	mask[i] = 1UL << (node % (8 * sizeof(unsigned long)));
-	if (mbind(b->map, b->map_len, MPOL_BIND, mask, sizeof(mask) * 8 + 1,
-	          MPOL_MF_MOVE | MPOL_MF_STRICT) < 0)
-		die(EX_MEMORY, "cannot bind the buffer to NUMA node %d: mbind: %s", node,
-		    strerror(errno));
-}
+	if (status == EX_PERM && step == AT_OPEN)
+		die(status,
+		    "%s; the group is sgdma (udev rule /etc/udev/rules.d/60-sgdma.rules or "
+		    "/lib/udev/rules.d/60-sgdma.rules): sudo usermod -aG sgdma $USER, then log in "
+		    "again",
+		    sgdma_last_error());
+	if (status == EX_MEMLOCK) {
+		uint64_t kib = ((uint64_t)b->npages * b->page + 1023) / 1024;
 
-/* The page size of the buffer's memory: the limit of --offset. */
-static size_t mem_align(const struct opts *o)
-{
-	return o->mem == MEM_THP       ? THP_SIZE
-	       : o->mem == MEM_HUGETLB ? hugetlb_size()
-	                               : (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static void check_offset(const struct opts *o)
-{
-	size_t align = mem_align(o);
-	char h[32];
-
-	if (o->offset >= align)
-		die(EX_USAGE, "invalid offset %zu: must be less than the page size (%s)", o->offset,
-		    human(align, h, sizeof(h)));
-}
-
-static void alloc_buffer(const struct opts *o, struct buffer *b)
-{
-	int prot = PROT_READ | PROT_WRITE;
-	size_t align, need;
-	struct stat st;
-
-	b->page = (size_t)sysconf(_SC_PAGESIZE);
-	b->fd = -1;
-	align = mem_align(o);
-	b->len = o->size;
-
-	switch (o->mem) {
-	case MEM_ANON:
-	case MEM_HUGETLB:
-		b->map_len = round_up((uint64_t)o->offset + b->len, align);
-		b->map = mmap(
-		    NULL, b->map_len, prot,
-		    MAP_PRIVATE | MAP_ANONYMOUS | (o->mem == MEM_HUGETLB ? MAP_HUGETLB : 0), -1, 0);
-		if (b->map == MAP_FAILED) {
-			int err = errno;
-			char h[32];
-
-			if (o->mem == MEM_HUGETLB && (err == ENOMEM || err == EINVAL)) {
-				long total = meminfo_value("HugePages_Total");
-				long freep = meminfo_value("HugePages_Free");
-
-				if (total == 0)
-					die(EX_MEMORY,
-					    "--hugetlb: no huge pages are reserved: reserve some, "
-					    "e.g. echo %zu > /proc/sys/vm/nr_hugepages (as root)",
-					    (size_t)(b->map_len / align));
-				die(EX_MEMORY,
-				    "--hugetlb: cannot map %s of huge pages (%ld of %ld free, %s "
-				    "each): reserve more in /proc/sys/vm/nr_hugepages",
-				    human(b->map_len, h, sizeof(h)), freep, total,
-				    human(align, h + 16, 16));
-			}
-			die(EX_MEMORY, "cannot allocate %s: mmap: %s",
-			    human(b->map_len, h, sizeof(h)), strerror(err));
-		}
-		break;
-	case MEM_THP:
-		b->map_len = round_up((uint64_t)o->offset + b->len, THP_SIZE);
-		b->map = mmap_aligned(b->map_len, THP_SIZE);
-		if (!b->map) {
-			char h[32];
-
-			die(EX_MEMORY, "cannot allocate %s: mmap: %s",
-			    human(b->map_len, h, sizeof(h)), strerror(errno));
-		}
-		thp_check();
-		if (madvise(b->map, b->map_len, MADV_HUGEPAGE) < 0)
-			die(EX_MEMORY,
-			    "--thp: madvise(MADV_HUGEPAGE): %s (is transparent huge page support "
-			    "built in?)",
-			    strerror(errno));
-		break;
-	case MEM_FILE:
-		if (o->dir == SGDMA_TO_DEVICE)
-			prot = PROT_READ;
-		b->fd = open(o->file, (prot & PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		if (b->fd < 0)
-			die(EX_MEMORY, "cannot open %s%s: %s", o->file,
-			    prot & PROT_WRITE ? " for writing (the device writes it: use --dir to "
-			                        "for a read-only file)"
-			                      : "",
-			    strerror(errno));
-		if (fstat(b->fd, &st) < 0)
-			die(EX_MEMORY, "cannot stat %s: %s", o->file, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			die(EX_MEMORY, "%s is a directory", o->file);
-		if (S_ISREG(st.st_mode)) {
-			if ((uint64_t)st.st_size <= o->offset && !o->size_set)
-				die(EX_MEMORY, "%s has %lld bytes: nothing to map after offset %zu",
-				    o->file, (long long)st.st_size, o->offset);
-			if (!o->size_set)
-				b->len = (size_t)st.st_size - o->offset;
-			need = o->offset + b->len;
-			if ((uint64_t)st.st_size < need)
-				die(EX_MEMORY,
-				    "%s is too small: %lld bytes, the buffer needs %zu (offset + "
-				    "size)",
-				    o->file, (long long)st.st_size, need);
-		}
-		b->map_len = round_up((uint64_t)o->offset + b->len, b->page);
-		b->map = mmap(NULL, b->map_len, prot, MAP_SHARED, b->fd, 0);
-		if (b->map == MAP_FAILED)
-			die(EX_MEMORY, "cannot map %s: mmap: %s", o->file, strerror(errno));
-		break;
+		die(status,
+		    "%s (this buffer needs %" PRIu64 " KiB locked: e.g. ulimit -l %" PRIu64 ")",
+		    sgdma_last_error(), kib, kib);
 	}
-	b->buf = b->map + o->offset;
-	b->npages = ((uintptr_t)b->buf + b->len - 1) / b->page - (uintptr_t)b->buf / b->page + 1;
-
-	if (o->node >= 0)
-		bind_node(b, o->node);
-}
-
-/* Fault in every page: write anonymous memory, read file mappings. */
-static void touch_buffer(const struct opts *o, const struct buffer *b)
-{
-	volatile char *p = (volatile char *)b->map;
-	size_t i;
-
-	for (i = 0; i < b->map_len; i += b->page) {
-		if (o->mem == MEM_FILE)
-			(void)p[i];
-		else
-			p[i] = (char)0x5a;
-	}
-}
-
-/*
- * Pages of the buffer per NUMA node, by move_pages(2) with nodes NULL.
- * @counts has @ncounts entries (node ids); *@unknown gets pages whose node
- * could not be told.  Returns 0, or -errno when move_pages failed.
- */
-static int pages_per_node(const struct buffer *b, size_t *counts, size_t ncounts, size_t *unknown)
-{
-	const size_t batch = 4096;
-	void *pages[4096];
-	int status[4096];
-	uintptr_t first = (uintptr_t)b->buf / b->page * b->page;
-	size_t done = 0, i, n;
-
-	*unknown = 0;
-	while (done < b->npages) {
-		n = b->npages - done < batch ? b->npages - done : batch;
-		for (i = 0; i < n; i++)
-			pages[i] = (void *)(first + (done + i) * b->page);
-		if (move_pages(0, n, pages, NULL, status, 0) < 0)
-			return -errno;
-		for (i = 0; i < n; i++) {
-			if (status[i] >= 0 && (size_t)status[i] < ncounts)
-				counts[status[i]]++;
-			else
-				(*unknown)++;
-		}
-		done += n;
-	}
-	return 0;
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-struct result {
-	struct sgdma_dev_info info;
-	const struct sgdma_seg *segs;
-	size_t nsegs;
-	uint64_t register_ns;
-	uint64_t largest, smallest;
-	size_t *node_pages; /* per node id */
-	size_t nnodes;      /* entries of node_pages, 0: unknown */
-	size_t unknown_pages;
-	char node_err[128]; /* why node_pages is unknown */
-};
-
-/* Base pages a segment touches. */
-static size_t seg_pages(const struct buffer *b, const struct sgdma_seg *s, size_t *first)
-{
-	uintptr_t base = (uintptr_t)b->buf / b->page;
-	uintptr_t start = (uintptr_t)b->buf + s->offset;
-	uintptr_t lo = start / b->page, hi = (start + s->len - 1) / b->page;
-
-	if (first)
-		*first = lo - base;
-	return hi - lo + 1;
-}
-
-static void print_json(const struct opts *o, const struct buffer *b, const struct result *r)
-{
-	size_t i;
-
-	printf("{\n  \"device\": {\"name\": ");
-	json_str(r->info.name);
-	printf(", \"numa_node\": %d, \"dma_mask\": \"0x%" PRIx64 "\", "
-	       "\"iommu\": %s, \"max_segment\": %" PRIu64 ", "
-	       "\"seg_boundary\": \"0x%" PRIx64 "\"},\n",
-	       r->info.numa_node, r->info.dma_mask, r->info.iommu ? "true" : "false",
-	       r->info.max_segment, r->info.seg_boundary);
-	printf("  \"buffer\": {\"size\": %zu, \"offset\": %zu, \"memory\": \"%s\", ", b->len,
-	       o->offset, mem_names[o->mem]);
-	if (o->file) {
-		printf("\"file\": ");
-		json_str(o->file);
-		printf(", ");
-	}
-	if (o->node >= 0)
-		printf("\"node\": %d, ", o->node);
-	else
-		printf("\"node\": null, ");
-	printf("\"dir\": \"%s\", \"pages\": %zu, \"page_size\": %zu, \"pages_per_node\": ",
-	       dir_name(o->dir), b->npages, b->page);
-	if (r->nnodes) {
-		bool comma = false;
-
-		printf("{");
-		for (i = 0; i < r->nnodes; i++) {
-			if (!r->node_pages[i] &&
-			    !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)i))
-				continue;
-			printf("%s\"%zu\": %zu", comma ? ", " : "", i, r->node_pages[i]);
-			comma = true;
-		}
-		if (r->unknown_pages)
-			printf("%s\"unknown\": %zu", comma ? ", " : "", r->unknown_pages);
-		printf("}");
-	} else {
-		printf("null");
-	}
-	printf("},\n  \"segments\": [");
-	for (i = 0; i < r->nsegs; i++) {
-		const struct sgdma_seg *s = &r->segs[i];
-
-		printf("%s\n    {\"index\": %zu, \"addr\": \"0x%" PRIx64 "\", "
-		       "\"len\": %" PRIu64 ", \"offset\": %" PRIu64 ", "
-		       "\"pages\": %zu}",
-		       i ? "," : "", i, s->addr, s->len, s->offset, seg_pages(b, s, NULL));
-	}
-	printf("\n  ],\n");
-	printf("  \"summary\": {\"segments\": %zu, \"pages\": %zu, "
-	       "\"pages_per_segment\": %.3f, \"largest\": %" PRIu64 ", "
-	       "\"smallest\": %" PRIu64 ", \"register_ns\": %" PRIu64 "}\n}\n",
-	       r->nsegs, b->npages, (double)b->npages / (double)r->nsegs, r->largest, r->smallest,
-	       r->register_ns);
-}
-
-static void print_header(const struct opts *o, const struct buffer *b, const struct result *r)
-{
-	char h1[32];
-
-	printf("device:       %s\n", r->info.name);
-	if (r->info.numa_node >= 0)
-		printf("numa node:    %d\n", r->info.numa_node);
-	else
-		printf("numa node:    none\n");
-	printf("dma mask:     0x%" PRIx64 "\n", r->info.dma_mask);
-	printf("iommu:        %s\n", r->info.iommu ? "yes" : "no");
-	printf("max segment:  %" PRIu64 " (%s)\n", r->info.max_segment,
-	       human(r->info.max_segment, h1, sizeof(h1)));
-	printf("boundary:     0x%" PRIx64 "\n", r->info.seg_boundary);
-	printf("buffer:       %zu bytes (%s) at offset %zu, %s memory", b->len,
-	       human(b->len, h1, sizeof(h1)), o->offset, mem_names[o->mem]);
-	if (o->file)
-		printf(" (%s)", o->file);
-	if (o->node >= 0)
-		printf(", bound to node %d", o->node);
-	printf(", dir %s\n\n", dir_name(o->dir));
-}
-
-static void print_table(const struct opts *o, const struct buffer *b, const struct result *r)
-{
-	size_t rows = r->nsegs, i, first, n;
-	char h[32], len[48], pages[48];
-
-	if (o->max_rows && rows > o->max_rows)
-		rows = o->max_rows;
-	printf("%5s  %-18s  %-24s  %-12s  %s\n", "SEG", "BUS ADDRESS", "LENGTH", "OFFSET", "PAGES");
-	for (i = 0; i < rows; i++) {
-		const struct sgdma_seg *s = &r->segs[i];
-
-		snprintf(len, sizeof(len), "%" PRIu64 " (%s)", s->len, human(s->len, h, sizeof(h)));
-		n = seg_pages(b, s, &first);
-		if (n == 1)
-			snprintf(pages, sizeof(pages), "%zu (1)", first);
-		else
-			snprintf(pages, sizeof(pages), "%zu-%zu (%zu)", first, first + n - 1, n);
-		printf("%5zu  0x%016" PRIx64 "  %-24s  %-12" PRIu64 "  %s\n", i, s->addr, len,
-		       s->offset, pages);
-	}
-	if (rows < r->nsegs)
-		printf("... %zu more segments (use --max-rows 0 for all)\n", r->nsegs - rows);
-	printf("\n");
-}
-
-static void print_summary(const struct buffer *b, const struct result *r)
-{
-	char h[32];
-	size_t i;
-
-	printf("segments:          %zu\n", r->nsegs);
-	printf("pages:             %zu (%s each)\n", b->npages, human(b->page, h, sizeof(h)));
-	printf("pages per segment: %.2f\n", (double)b->npages / (double)r->nsegs);
-	printf("largest segment:   %" PRIu64 " (%s)\n", r->largest,
-	       human(r->largest, h, sizeof(h)));
-	printf("smallest segment:  %" PRIu64 " (%s)\n", r->smallest,
-	       human(r->smallest, h, sizeof(h)));
-	printf("register time:     %.3f ms (%" PRIu64 " ns)\n", (double)r->register_ns / 1e6,
-	       r->register_ns);
-	printf("pages per node:");
-	if (!r->nnodes) {
-		printf(" unknown (%s)\n", r->node_err);
-		return;
-	}
-	for (i = 0; i < r->nnodes; i++) {
-		if (!r->node_pages[i] &&
-		    !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)i))
-			continue;
-		printf(" node%zu=%zu", i, r->node_pages[i]);
-	}
-	if (r->unknown_pages)
-		printf(" unknown=%zu", r->unknown_pages);
-	printf("\n");
+	die(status, "%s", sgdma_last_error());
 }
 
 /* ---- main --------------------------------------------------------------- */
 
-static int open_status(int err)
+/* The region's pages per node into @rep, or why they are unknown. */
+static void count_node_pages(struct report *rep, const struct sgdma_region *region)
 {
-	switch (err) {
-	case ENODEV:
-	case ENOENT:
-	case ENOTUNIQ:
-	case ENOTTY:
-	case ENOTDIR:
-		return EX_NODEV;
-	case EACCES:
-	case EPERM:
-		return EX_PERM;
-	case EINVAL:
-	case ENAMETOOLONG:
-		return EX_USAGE;
-	default:
-		return EX_REGISTER;
+	int max = numa_available() < 0 ? 1 : numa_num_possible_nodes();
+	size_t counted = 0;
+	int seen;
+
+	rep->node_pages = calloc((size_t)max, sizeof(*rep->node_pages));
+	if (!rep->node_pages)
+		die(EX_MEMORY, "out of memory");
+	seen = sgdma_region_node_pages(region, rep->node_pages, max);
+	if (seen < 0) {
+		snprintf(rep->node_err, sizeof(rep->node_err), "%s", sgdma_last_error());
+		return;
 	}
+	/* Every node with memory, and any other that holds a page. */
+	rep->nnodes = (size_t)(numa_available() < 0 ? seen : numa_max_node() + 1);
+	if ((size_t)seen > rep->nnodes)
+		rep->nnodes = (size_t)seen;
+	for (size_t i = 0; i < rep->nnodes; i++)
+		counted += rep->node_pages[i];
+	rep->unknown_pages = rep->b->npages - counted;
 }
 
 int main(int argc, char **argv)
 {
-	struct result res = {.smallest = UINT64_MAX};
 	struct sgdma_region *region;
+	struct report rep = {.smallest = UINT64_MAX};
 	struct sgdma_dev *dev;
 	struct buffer b;
 	struct opts o;
+	int status = EX_OK;
 	uint64_t t0;
-	int err, ret, status = EX_OK;
-	size_t i;
 
 	parse_args(argc, argv, &o);
 	check_offset(&o);
@@ -755,95 +279,45 @@ int main(int argc, char **argv)
 		check_node(o.node);
 
 	dev = sgdma_open(o.device);
-	if (!dev) {
-		err = errno;
-		status = open_status(err);
-		if (status == EX_PERM)
-			die(status,
-			    "%s; the group is sgdma (udev rule /etc/udev/rules.d/60-sgdma.rules or "
-			    "/lib/udev/rules.d/60-sgdma.rules): sudo usermod -aG sgdma $USER, then "
-			    "log in again",
-			    sgdma_last_error());
-		die(status, "%s", sgdma_last_error());
-	}
-	if (sgdma_dev_info(dev, &res.info) < 0)
+	if (!dev)
+		fail(AT_OPEN, errno, NULL);
+	if (sgdma_dev_info(dev, &rep.info) < 0)
 		die(EX_REGISTER, "%s", sgdma_last_error());
 
 	alloc_buffer(&o, &b);
-	touch_buffer(&o, &b);
-
 	t0 = now_ns();
 	region = sgdma_dev_register(dev, b.buf, b.len, o.dir);
-	res.register_ns = now_ns() - t0;
-	if (!region) {
-		err = errno;
-		switch (err) {
-		case ENOMEM: {
-			uint64_t kib = ((uint64_t)b.npages * b.page + 1023) / 1024;
+	rep.register_ns = now_ns() - t0;
+	if (!region)
+		fail(AT_REGISTER, errno, &b);
 
-			die(EX_MEMLOCK,
-			    "%s (this buffer needs %" PRIu64 " KiB locked: e.g. ulimit -l %" PRIu64
-			    ")",
-			    sgdma_last_error(), kib, kib);
-		}
-		case EFAULT:
-			die(EX_MEMORY, "%s", sgdma_last_error());
-		case EACCES:
-		case EPERM:
-			die(EX_PERM, "%s", sgdma_last_error());
-		case ENODEV:
-			die(EX_NODEV, "%s", sgdma_last_error());
-		default:
-			die(EX_REGISTER, "%s", sgdma_last_error());
-		}
+	rep.o = &o;
+	rep.b = &b;
+	rep.segs = sgdma_region_segs(region);
+	rep.nsegs = sgdma_region_nsegs(region);
+	for (size_t i = 0; i < rep.nsegs; i++) {
+		if (rep.segs[i].len > rep.largest)
+			rep.largest = rep.segs[i].len;
+		if (rep.segs[i].len < rep.smallest)
+			rep.smallest = rep.segs[i].len;
 	}
-	res.segs = sgdma_region_segs(region);
-	res.nsegs = sgdma_region_nsegs(region);
-	for (i = 0; i < res.nsegs; i++) {
-		if (res.segs[i].len > res.largest)
-			res.largest = res.segs[i].len;
-		if (res.segs[i].len < res.smallest)
-			res.smallest = res.segs[i].len;
-	}
+	count_node_pages(&rep, region);
 
-	if (numa_available() < 0) {
-		snprintf(res.node_err, sizeof(res.node_err), "NUMA is not available");
-	} else {
-		res.nnodes = (size_t)numa_max_node() + 1;
-		res.node_pages = calloc(res.nnodes, sizeof(*res.node_pages));
-		if (!res.node_pages)
-			die(EX_MEMORY, "out of memory");
-		ret = pages_per_node(&b, res.node_pages, res.nnodes, &res.unknown_pages);
-		if (ret < 0) {
-			snprintf(res.node_err, sizeof(res.node_err), "move_pages: %s",
-			         strerror(-ret));
-			res.nnodes = 0;
-		}
-	}
-
-	if (o.json) {
-		print_json(&o, &b, &res);
-	} else {
-		if (!o.quiet) {
-			print_header(&o, &b, &res);
-			print_table(&o, &b, &res);
-		}
-		print_summary(&b, &res);
-	}
+	if (o.json)
+		print_json(&rep);
+	else
+		print_text(&rep);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		warnmsg("write error on stdout: %s", strerror(errno));
 		status = EX_REGISTER;
 	}
 
-	ret = sgdma_unregister(region);
-	if (ret < 0) {
+	if (sgdma_unregister(region) < 0) {
 		fprintf(stderr, PROG ": %s\n", sgdma_last_error());
 		status = EX_REGISTER;
 	}
 	sgdma_close(dev);
-	free(res.node_pages);
-	munmap(b.map, b.map_len);
-	if (b.fd >= 0)
-		close(b.fd);
+	free(rep.node_pages);
+	free_buffer(&b);
 	return status;
 }

@@ -145,8 +145,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    {NULL, 0, NULL, 0},
 	};
 	bool kinds_set = false, placements_set = false;
-	char *end;
-	long n;
+	unsigned long long n;
 	int c;
 
 	*o = (struct opts){.repeat = 3, .dma = true, .placement_runs = true, .migrate = true};
@@ -170,9 +169,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			placements_set = true;
 			break;
 		case 'r':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 1000)
+			if (parse_uint(optarg, 1000, &n) || n < 1)
 				die(EX_USAGE, "--repeat: a number from 1 to 1000");
 			o->repeat = (unsigned int)n;
 			break;
