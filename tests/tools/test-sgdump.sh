@@ -146,6 +146,27 @@ json_check json-file "$(echo "$consistent" | sed 's/SIZE/65536/g') and
 d[\"buffer\"][\"memory\"] == \"file\"" --file "$tmp/file"
 json_check json-file-ro "d[\"buffer\"][\"size\"] == 65536 - 512" \
 	--file "$tmp/file" --offset 512 --dir to
+# A path with UTF-8, a byte that is not UTF-8, a newline, a quote, a
+# backslash and a control character: one valid JSON document all the same,
+# the bad byte as U+FFFD, and a warning that says so.
+odd=$(printf '%s/caf\303\251-\377\n"\\\001x' "$tmp")
+dd if=/dev/zero of="$odd" bs=4096 count=4 2>/dev/null
+if ! run 0 --json --file "$odd"; then
+	fail json-odd-path "exit status $rc"
+elif ! python3 -m json.tool "$out" >/dev/null 2>"$tmp/json-err"; then
+	fail json-odd-path "invalid JSON: $(head -1 "$tmp/json-err")"
+elif ! python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(d["buffer"]["file"] != sys.argv[2] + "/caf\u00e9-\ufffd\n\"\\\x01x")
+' "$out" "$tmp"; then
+	fail json-odd-path "the file member is not the path with U+FFFD for the bad byte"
+elif ! grep -q '^sgdump: warning: .*not valid UTF-8' "$err"; then
+	fail json-odd-path "no warning about the path that is not UTF-8"
+else
+	pass json-odd-path
+fi
+
 check_status file-too-small 5 --file "$tmp/file" --size 1M
 check_status file-missing 5 --file "$tmp/no-such-file"
 
