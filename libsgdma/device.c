@@ -265,34 +265,57 @@ SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_in
 
 /* ---- the default device ------------------------------------------------- */
 
+/*
+ * The default device, opened on first use.  It is replaced when it was
+ * revoked, or when a forked child inherited it (its file belongs to the
+ * parent).  The old one goes on as any device whose opener closed it: its
+ * regions hold it, and it is freed with the last of them.  Unless
+ * sgdma_default_dev() handed it out: its callers hold a pointer but no
+ * reference, so nothing says when they are done with it.  Such a default
+ * is kept, with the cache's reference and its file, on the retired list
+ * until the process exits; there is one per replacement at most.
+ */
 static struct sgdma_dev *default_dev;
+static struct sgdma_dev *retired;
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Drop the cached default.  Called with default_lock held. */
+static void retire_default(void)
+{
+	struct sgdma_dev *dev = default_dev;
+
+	default_dev = NULL;
+	if (dev->handed_out) {
+		dev->retired_next = retired;
+		retired = dev;
+	} else {
+		sgdma__dev_put(dev);
+	}
+}
+
 /*
- * The default device, with a reference for the caller.  A default that was
- * revoked, or that a forked child inherited (its file belongs to the
- * parent), is replaced by a fresh open; holders of the old one keep it.
+ * The default device; @hand_out: for sgdma_default_dev() (the caller gets
+ * a pointer to keep), else with a reference for the caller.
  */
-struct sgdma_dev *sgdma__default_get(const char *fn)
+static struct sgdma_dev *default_get(const char *fn, bool hand_out)
 {
 	struct sgdma_dev *dev;
 	int err;
 
 	pthread_mutex_lock(&default_lock);
 	dev = default_dev;
-	if (dev && (atomic_load(&dev->revoked) || dev->owner != getpid())) {
-		dev->is_default = false;
-		sgdma__dev_put(dev);
-		dev = default_dev = NULL;
-	}
-	if (!dev) {
+	if (dev && (atomic_load(&dev->revoked) || dev->owner != getpid()))
+		retire_default();
+	if (!default_dev) {
 		dev = open_dev(NULL, fn);
-		if (dev) {
+		if (dev)
 			dev->is_default = true;
-			default_dev = dev;
-		}
+		default_dev = dev;
 	}
-	if (dev)
+	dev = default_dev;
+	if (dev && hand_out)
+		dev->handed_out = true;
+	else if (dev)
 		sgdma__dev_get(dev);
 	err = errno;
 	pthread_mutex_unlock(&default_lock);
@@ -300,11 +323,12 @@ struct sgdma_dev *sgdma__default_get(const char *fn)
 	return dev;
 }
 
+struct sgdma_dev *sgdma__default_get(const char *fn)
+{
+	return default_get(fn, false);
+}
+
 SGDMA_EXPORT struct sgdma_dev *sgdma_default_dev(void)
 {
-	struct sgdma_dev *dev = sgdma__default_get("sgdma_default_dev");
-
-	if (dev)
-		sgdma__dev_put(dev); /* the cache keeps its own reference */
-	return dev;
+	return default_get("sgdma_default_dev", true);
 }

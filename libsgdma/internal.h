@@ -46,14 +46,16 @@ static_assert(sizeof(((struct sgdma_dev_info *)0)->name) ==
 
 /*
  * An open device file.  Freed when the last reference goes: the opener's
- * (dropped by sgdma_close()) and one per region.
+ * (sgdma_close(), or the default-device cache's) and one per region.
  */
 struct sgdma_dev {
 	atomic_uint refs;
 	int fd;
-	bool is_default;     /* sgdma_default_dev(): never closed */
+	bool is_default;     /* a default device, now or before: sgdma_close() is a no-op */
+	bool handed_out;     /* sgdma_default_dev() returned it: never freed */
 	atomic_bool revoked; /* an ioctl on it answered ENODEV */
 	pid_t owner;         /* the opener: a forked child must reopen */
+	struct sgdma_dev *retired_next; /* the list of replaced defaults handed out */
 	struct sgdma_ioc_info info;
 	char path[]; /* for messages */
 };

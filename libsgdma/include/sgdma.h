@@ -100,8 +100,9 @@ struct sgdma_dev_info {
  *
  * Pins @buf and maps it for bidirectional DMA by the default device:
  * $SGDMA_DEVICE if set and non-empty, else the only device in the device
- * directory.  The default device is opened on first use and stays open for
- * the life of the process (see sgdma_default_dev()).
+ * directory.  The default device is opened on first use and kept open; it
+ * is opened again after it was revoked, or in a forked child (see
+ * sgdma_default_dev()).
  *
  * Return: the region, or NULL with errno set: the errors of
  * sgdma_default_dev() and of sgdma_dev_register().
@@ -113,7 +114,16 @@ struct sgdma_region *sgdma_register(void *buf, size_t len);
  *
  * Resolves the default device as sgdma_open(NULL) does, opens it once per
  * process (thread-safely) and keeps it open.  A failed attempt is not
- * remembered: a later call tries again.  sgdma_close() on the result is a
+ * remembered: a later call tries again.
+ *
+ * A default device that was revoked (a call through it failed with
+ * ENODEV), or that a forked child inherited from its parent, is replaced:
+ * the next call of sgdma_default_dev() or sgdma_register() opens the
+ * default device again.  The pointer returned stays valid until the
+ * process exits, also once replaced: the library keeps a replaced default
+ * that it handed out, with its file, instead of freeing it, and calls
+ * through it fail as before (ENODEV after revocation, EPERM in a forked
+ * child).  The caller never releases the result: sgdma_close() on it is a
  * no-op.
  *
  * Return: the device, or NULL with errno set as by sgdma_open().
@@ -148,8 +158,9 @@ struct sgdma_dev *sgdma_open(const char *name);
  * @dev: the device, or NULL (no-op)
  *
  * Regions registered through @dev stay valid: each holds a reference, and
- * the file is closed when the last of them is unregistered.  Closing the
- * default device (sgdma_default_dev()) is a no-op.
+ * the file is closed when the last of them is unregistered.  Closing a
+ * default device (sgdma_default_dev(), or sgdma_region_dev() of a region
+ * of sgdma_register()) is a no-op.
  */
 void sgdma_close(struct sgdma_dev *dev);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -285,19 +286,36 @@ TEST_F(Lib, LastErrorKeptOnSuccess)
 
 /* ---- default device ---------------------------------------------------- */
 
-TEST_F(DevDir, DefaultDeviceCachedAndRetried)
+/*
+ * The default device is cached for the process, across tests.  SetUp
+ * leaves no usable one behind: a default cached by an earlier test is a
+ * file of a device that test unplugged, so a registration through it
+ * answers ENODEV, and the next call opens the default afresh.
+ */
+class DefaultDev : public DevDir
 {
-	static bool ran;
+      protected:
+	std::vector<char> b = std::vector<char>(100);
 
-	if (ran)
-		GTEST_SKIP() << "the default device is opened once per process";
-	ran = true;
+	void SetUp() override
+	{
+		DevDir::SetUp();
+		/* The directory is empty: nothing new can be opened. */
+		sgdma_dev *stale = sgdma_default_dev();
+		if (stale) {
+			EXPECT_EQ(sgdma_dev_register(stale, b.data(), b.size(), SGDMA_TO_DEVICE),
+			          nullptr);
+			ASSERT_EQ(errno, ENODEV) << sgdma_last_error();
+		}
+	}
+};
 
+TEST_F(DefaultDev, CachedAndRetried)
+{
 	/* nothing exposed yet: fails, and the failure is not cached */
 	errno = 0;
 	EXPECT_EQ(sgdma_default_dev(), nullptr);
 	EXPECT_EQ(errno, ENODEV);
-	std::vector<char> b(100);
 	EXPECT_EQ(sgdma_register(b.data(), b.size()), nullptr);
 	EXPECT_EQ(errno, ENODEV);
 	EXPECT_HAS(sgdma_last_error(), "sgdma_register: no sgdma device exposed");
@@ -331,6 +349,94 @@ TEST_F(DevDir, DefaultDeviceCachedAndRetried)
 	a->reg_err = ENODEV;
 	EXPECT_EQ(sgdma_register(b.data(), b.size()), nullptr);
 	EXPECT_HAS(sgdma_last_error(), "sgdma_register: device 0000:00:03.0 was revoked");
-	/* TearDown unplugs the fake device: the cached default stays open on
-	 * the removed node, revoked. */
+}
+
+/* A default device sgdma_default_dev() gave out stays valid when replaced. */
+TEST_F(DefaultDev, HandedOutOutlivesRevocation)
+{
+	fake::Dev *a = add("0000:00:03.0");
+	sgdma_dev *p = sgdma_default_dev();
+	ASSERT_NE(p, nullptr) << sgdma_last_error();
+
+	/* un-exposed and exposed again: a new node, the old file revoked */
+	unplug(a);
+	fake::Dev *a2 = add("0000:00:03.0");
+	EXPECT_EQ(sgdma_register(b.data(), b.size()), nullptr);
+	EXPECT_EQ(errno, ENODEV);
+	EXPECT_HAS(sgdma_last_error(), "sgdma_register: device 0000:00:03.0 was revoked");
+
+	/* the next call replaces the cached default... */
+	sgdma_region *r = sgdma_register(b.data(), b.size());
+	ASSERT_NE(r, nullptr) << sgdma_last_error();
+	sgdma_dev *q = sgdma_default_dev();
+	EXPECT_EQ(sgdma_region_dev(r), q);
+	EXPECT_NE(q, p);
+	EXPECT_EQ(calls(a2, SGDMA_CMD_INFO), 1);
+
+	/* ...and the handle given out before stays valid, revoked */
+	struct sgdma_dev_info info;
+	ASSERT_EQ(sgdma_dev_info(p, &info), 0);
+	EXPECT_STREQ(info.name, "0000:00:03.0");
+	EXPECT_EQ(sgdma_dev_register(p, b.data(), b.size(), SGDMA_TO_DEVICE), nullptr);
+	EXPECT_EQ(errno, ENODEV);
+	EXPECT_HAS(sgdma_last_error(), "sgdma_dev_register: device 0000:00:03.0 was revoked");
+	sgdma_close(p); /* a no-op, as on every default device */
+	EXPECT_EQ(sgdma_dev_info(p, &info), 0);
+	EXPECT_EQ(sgdma_dev_register(p, b.data(), b.size(), SGDMA_TO_DEVICE), nullptr);
+	EXPECT_EQ(errno, ENODEV);
+
+	EXPECT_EQ(sgdma_unregister(r), 0);
+	sgdma_close(q);
+	EXPECT_EQ(sgdma_default_dev(), q);
+}
+
+TEST_F(DefaultDev, HandedOutOutlivesFork)
+{
+	add("0000:00:03.0");
+	sgdma_dev *p = sgdma_default_dev();
+	ASSERT_NE(p, nullptr) << sgdma_last_error();
+
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* the child opens its own default; the parent's stays valid */
+		sgdma_dev *q = sgdma_default_dev();
+		struct sgdma_dev_info info;
+
+		if (!q || q == p)
+			_exit(10);
+		if (sgdma_dev_info(p, &info) != 0 || strcmp(info.name, "0000:00:03.0") != 0)
+			_exit(11);
+		sgdma_close(p);
+		if (sgdma_dev_info(p, &info) != 0 || sgdma_default_dev() != q)
+			_exit(12);
+		_exit(0);
+	}
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+	EXPECT_EQ(sgdma_default_dev(), p); /* the parent's default is unchanged */
+}
+
+/* A replaced default nobody was given is closed with its last region. */
+TEST_F(DefaultDev, ReplacedClosedWithItsLastRegion)
+{
+	fake::Dev *a = add("0000:00:03.0");
+	sgdma_region *r1 = sgdma_register(b.data(), b.size());
+	ASSERT_NE(r1, nullptr) << sgdma_last_error();
+	int fd1 = a->last_fd;
+
+	unplug(a);
+	add("0000:00:03.0");
+	EXPECT_EQ(sgdma_sync_for_cpu(r1, 0, 1), -ENODEV);
+	sgdma_region *r2 = sgdma_register(b.data(), b.size());
+	ASSERT_NE(r2, nullptr) << sgdma_last_error();
+	EXPECT_NE(sgdma_region_dev(r2), sgdma_region_dev(r1));
+
+	EXPECT_GE(fcntl(fd1, F_GETFD), 0); /* r1 holds it */
+	EXPECT_EQ(sgdma_unregister(r1), -ENODEV);
+	errno = 0;
+	EXPECT_EQ(fcntl(fd1, F_GETFD), -1); /* closed: no leak */
+	EXPECT_EQ(errno, EBADF);
+	EXPECT_EQ(sgdma_unregister(r2), 0);
 }
