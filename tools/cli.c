@@ -15,16 +15,22 @@
 #define SGDMA_VERSION "unknown"
 #endif
 
+/* "<program>: <what><message>" on stderr. */
+static void message(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", program_invocation_short_name, what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", program_invocation_short_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(status);
 }
 
@@ -32,11 +38,9 @@ void warnmsg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: warning: ", program_invocation_short_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message("warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void bad_usage(void)
@@ -45,7 +49,8 @@ void bad_usage(void)
 	exit(CLI_EX_USAGE);
 }
 
-void option_error(int c, char *const argv[])
+/* After getopt_long() returned ':' or '?': which option, then bad_usage(). */
+__attribute__((noreturn)) static void option_error(int c, char *const argv[])
 {
 	const char *prog = program_invocation_short_name;
 
@@ -61,19 +66,45 @@ void option_error(int c, char *const argv[])
 	bad_usage();
 }
 
-void no_operands(int argc, char *const argv[])
+int cli_getopt(int argc, char *const argv[], const char *optstring, const struct option *longopts,
+               void (*usage)(void))
 {
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", program_invocation_short_name,
-		        argv[optind]);
-		bad_usage();
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, optstring, longopts, NULL);
+	switch (c) {
+	case 'h':
+		usage();
+		exit(0);
+	case 'V':
+		printf("%s from sgdma %s\n", program_invocation_short_name, SGDMA_VERSION);
+		exit(0);
+	case ':':
+	case '?':
+		option_error(c, argv);
+	case -1:
+		if (optind < argc) {
+			fprintf(stderr, "%s: unexpected argument '%s'\n",
+			        program_invocation_short_name, argv[optind]);
+			bad_usage();
+		}
+		break;
 	}
+	return c;
 }
 
-void print_version(void)
+/*
+ * The decimal number at the start of @s in *@n, *@end after it: 0, or -1
+ * when there is none (no digits, a sign or a space first) or it overflows.
+ */
+static int leading_number(const char *s, unsigned long long *n, char **end)
 {
-	printf("%s from sgdma %s\n", program_invocation_short_name, SGDMA_VERSION);
-	exit(0);
+	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+		return -1;
+	errno = 0;
+	*n = strtoull(s, end, 10);
+	return errno || *end == s ? -1 : 0;
 }
 
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -81,11 +112,7 @@ int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 	unsigned long long n;
 	char *end;
 
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || *end || n > max)
+	if (leading_number(s, &n, &end) || *end || n > max)
 		return -1;
 	*out = n;
 	return 0;
@@ -104,11 +131,7 @@ int parse_size(const char *s, uint64_t *out)
 	uint64_t mul = 1, base = 1024;
 	int i;
 
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s)
+	if (leading_number(s, &n, &end))
 		return -1;
 	u = end;
 	if (*u) {

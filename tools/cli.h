@@ -21,18 +21,18 @@ __attribute__((format(printf, 1, 2))) void warnmsg(const char *fmt, ...);
 /* "Try '<program> --help' for more information." on stderr, exit(CLI_EX_USAGE). */
 __attribute__((noreturn)) void bad_usage(void);
 
+struct option;
+
 /*
- * After getopt_long() returned ':' (missing argument) or '?' (unknown
- * option), with an optstring starting with ':' and opterr = 0: says which
- * option, then bad_usage().
+ * getopt_long() with what every program's options share: 'h' (--help)
+ * calls @usage, 'V' (--version) prints "<program> from sgdma <version>"
+ * and exits 0, a missing argument or an unknown option is reported and
+ * ends in bad_usage(), and so do operands after the options (none are
+ * taken). @optstring starts with ':'. Returns the next other option, or
+ * -1 at the end.
  */
-__attribute__((noreturn)) void option_error(int c, char *const argv[]);
-
-/* bad_usage() when argv holds operands after the options (none are taken). */
-void no_operands(int argc, char *const argv[]);
-
-/* "<program> from sgdma <version>" on stdout, exit(0). */
-__attribute__((noreturn)) void print_version(void);
+int cli_getopt(int argc, char *const argv[], const char *optstring, const struct option *longopts,
+               void (*usage)(void));
 
 /*
  * "64M", "4KiB", "1MB", "4096" to bytes in *out: 0, or -1 when malformed or

@@ -105,8 +105,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    .dir = SGDMA_BIDIRECTIONAL,
 	    .max_rows = 64,
 	};
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:o:tHf:n:d:D:jqm:hV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":s:o:tHf:n:d:D:jqm:hV", longopts, usage)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &v) < 0 || v == 0 || v > SIZE_MAX / 2)
@@ -169,15 +168,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				die(EX_USAGE, "invalid --max-rows '%s'", optarg);
 			o->max_rows = (size_t)n;
 			break;
-		case 'h':
-			usage();
-		case 'V':
-			print_version();
-		default:
-			option_error(c, argv);
 		}
 	}
-	no_operands(argc, argv);
 	if (nmem > 1)
 		die(EX_USAGE, "--thp, --hugetlb and --file are mutually exclusive");
 	if (o->json && o->quiet)

@@ -24,36 +24,36 @@ struct sample {
 	bool dma_ok;
 };
 
+/* How each placement puts a buffer's pages: a memory policy, then the first touch. */
+static const struct {
+	int mode; /* MPOL_*; MPOL_DEFAULT: no policy */
+	int nodes[2];
+	int nnodes;
+	int toucher; /* the first touch from a thread on this node; -1: this thread */
+} policies[PL_COUNT] = {
+    [PL_BIND0] = {MPOL_BIND, {0}, 1, -1},
+    [PL_BIND1] = {MPOL_BIND, {1}, 1, -1},
+    [PL_INTERLEAVE] = {MPOL_INTERLEAVE, {0, 1}, 2, -1},
+    [PL_PREFERRED1] = {MPOL_PREFERRED, {1}, 1, -1},
+    [PL_TOUCH0] = {MPOL_DEFAULT, {0}, 0, 0},
+    [PL_TOUCH1] = {MPOL_DEFAULT, {0}, 0, 1},
+    [PL_DEFAULT] = {MPOL_DEFAULT, {0}, 0, -1},
+};
+
 static void run_one(struct rig *rig, enum kind kind, enum placement pl, size_t len, bool dma,
                     struct sample *s)
 {
-	static const int node0[] = {0}, node1[] = {1}, both[] = {0, 1};
 	struct buf b = alloc_buf(kind, len);
-	size_t plen = b.maplen;
 	uint8_t *p = b.p;
 	struct sgdma_region *r;
 	uint64_t t;
 	int n;
 
 	/* The policy covers whole huge pages: mbind() of less splits the VMA. */
-	switch (pl) {
-	case PL_BIND0:
-		set_policy(p, plen, MPOL_BIND, node0, 1);
-		break;
-	case PL_BIND1:
-		set_policy(p, plen, MPOL_BIND, node1, 1);
-		break;
-	case PL_INTERLEAVE:
-		set_policy(p, plen, MPOL_INTERLEAVE, both, 2);
-		break;
-	case PL_PREFERRED1:
-		set_policy(p, plen, MPOL_PREFERRED, node1, 1);
-		break;
-	default:
-		break;
-	}
-	if (pl == PL_TOUCH0 || pl == PL_TOUCH1)
-		touch_on_node(p, len, pl == PL_TOUCH0 ? 0 : 1);
+	if (policies[pl].mode != MPOL_DEFAULT)
+		set_policy(p, b.maplen, policies[pl].mode, policies[pl].nodes, policies[pl].nnodes);
+	if (policies[pl].toucher >= 0)
+		touch_on_node(p, len, policies[pl].toucher);
 	else
 		memset(p, 0x5a, len);
 	s->huge_pct = huge_pct(p, len);

@@ -149,8 +149,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){.repeat = 3, .dma = true, .placement_runs = true, .migrate = true};
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:k:p:r:c:D:hV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":s:k:p:r:c:D:hV", longopts, usage)) != -1) {
 		switch (c) {
 		case 's':
 			o->nsizes = 0;
@@ -192,15 +191,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_MIGRATE_ONLY:
 			o->placement_runs = false;
 			break;
-		case 'h':
-			usage();
-		case 'V':
-			print_version();
-		default:
-			option_error(c, argv);
 		}
 	}
-	no_operands(argc, argv);
 	if (!o->placement_runs && !o->migrate)
 		die(EX_USAGE, "--migrate-only and --no-migrate: nothing to do");
 	if (!o->nsizes) {
