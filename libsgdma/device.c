@@ -278,6 +278,26 @@ SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_in
 static struct sgdma_dev *default_dev;
 static struct sgdma_dev *retired;
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * fork() waits until no thread holds default_lock, so that a child does
+ * not inherit it locked by a thread the child does not have.
+ */
+static void lock_default(void)
+{
+	pthread_mutex_lock(&default_lock);
+}
+
+static void unlock_default(void)
+{
+	pthread_mutex_unlock(&default_lock);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(lock_default, unlock_default, unlock_default);
+}
 
 /* Drop the cached default.  Called with default_lock held. */
 static void retire_default(void)
@@ -302,6 +322,7 @@ static struct sgdma_dev *default_get(const char *fn, bool hand_out)
 	struct sgdma_dev *dev;
 	int err;
 
+	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&default_lock);
 	dev = default_dev;
 	if (dev && (atomic_load(&dev->revoked) || dev->owner != getpid()))

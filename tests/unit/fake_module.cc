@@ -33,6 +33,30 @@ namespace fake
 
 std::mutex lock;
 
+void Gate::pass()
+{
+	std::unique_lock<std::mutex> g(m);
+
+	entered = true;
+	cv.notify_all();
+	cv.wait(g, [this] { return opened; });
+}
+
+void Gate::wait_entered()
+{
+	std::unique_lock<std::mutex> g(m);
+
+	cv.wait(g, [this] { return entered; });
+}
+
+void Gate::open()
+{
+	std::lock_guard<std::mutex> g(m);
+
+	opened = true;
+	cv.notify_all();
+}
+
 namespace
 {
 
@@ -187,6 +211,18 @@ extern "C" int ioctl(int fd, unsigned long req, ...) noexcept
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
+	if (req == SGDMA_IOC_INFO) {
+		fake::Gate *gate = nullptr;
+		{
+			std::lock_guard<std::mutex> g(fake::lock);
+			fake::Dev *d = fake::lookup(fd);
+
+			if (d)
+				gate = d->info_gate;
+		}
+		if (gate)
+			gate->pass();
+	}
 	{
 		std::lock_guard<std::mutex> g(fake::lock);
 		fake::Dev *d = fake::lookup(fd);

@@ -20,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -47,6 +48,17 @@ struct Region {
 	std::vector<sgdma_ioc_seg> segs;
 };
 
+/* Where an ioctl waits until the test lets it through. */
+struct Gate {
+	std::mutex m;
+	std::condition_variable cv;
+	bool entered = false, opened = false;
+
+	void pass();         /* in the ioctl: say so, wait for open() */
+	void wait_entered(); /* in the test: until an ioctl waits here */
+	void open();
+};
+
 struct Dev {
 	/* INFO */
 	uint32_t abi = SGDMA_ABI_VERSION;
@@ -57,7 +69,8 @@ struct Dev {
 	uint64_t seg_boundary = 0xffffffffULL;
 	uint32_t dev_flags = SGDMA_INFO_IOMMU;
 	/* behaviour */
-	bool gone = false; /* revoked: every ioctl answers ENODEV */
+	bool gone = false;         /* revoked: every ioctl answers ENODEV */
+	Gate *info_gate = nullptr; /* INFO waits here, without the lock */
 	int info_err = 0, reg_err = 0, segs_err = 0, sync_err = 0, unreg_err = 0;
 	int segs_err_at_call = -1;       /* fail GET_SEGS call #n (0-based) */
 	uint64_t seg_len = 4096;         /* segments end at multiples of this */

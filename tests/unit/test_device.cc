@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <string>
 #include <thread>
@@ -416,6 +417,46 @@ TEST_F(DefaultDev, HandedOutOutlivesFork)
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
 	EXPECT_EQ(sgdma_default_dev(), p); /* the parent's default is unchanged */
+}
+
+/*
+ * A fork while another thread opens the default device: the child must not
+ * inherit the library's lock held by a thread it does not have.
+ */
+TEST_F(DefaultDev, ForkWhileOpening)
+{
+	fake::Dev *a = add("0000:00:03.0");
+	fake::Gate gate;
+	{
+		std::lock_guard<std::mutex> g(fake::lock);
+		a->info_gate = &gate;
+	}
+	sgdma_dev *p = nullptr;
+	std::thread opener([&p] { p = sgdma_default_dev(); });
+	gate.wait_entered(); /* the opener is inside sgdma_default_dev() */
+	std::thread later([&gate] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		gate.open();
+	});
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(5); /* a deadlock ends here */
+		_exit(sgdma_default_dev() ? 0 : 10);
+	}
+	later.join();
+	opener.join();
+	{
+		std::lock_guard<std::mutex> g(fake::lock);
+		a->info_gate = nullptr;
+	}
+	ASSERT_GE(pid, 0);
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	    << "child status " << status << (WIFSIGNALED(status) ? " (killed: deadlock)" : "");
+	EXPECT_NE(p, nullptr) << sgdma_last_error();
+	EXPECT_EQ(sgdma_default_dev(), p);
 }
 
 /* A replaced default nobody was given is closed with its last region. */
