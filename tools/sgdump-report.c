@@ -165,13 +165,14 @@ struct field {
 static void text_of(const struct field *f, const struct report *r, size_t row, char *buf,
                     size_t size)
 {
-	struct value v = f->get(r, row);
+	struct value v;
 	char h[32];
 
 	if (f->text) {
 		f->text(r, row, buf, size);
 		return;
 	}
+	v = f->get(r, row);
 	switch (v.type) {
 	case V_UINT:
 		if (f->human)
