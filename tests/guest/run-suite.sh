@@ -33,4 +33,19 @@ cat "$SGVM_OUT/example.log"
 tools_dir=$(dirname "$0")/../tools
 "$tools_dir/test-sgdump.sh" "$sgdump" >"$SGVM_OUT/sgdump.results" 2>&1 || rc=1
 cat "$SGVM_OUT/sgdump.results"
+
+# The ioctl fuzzer (tests/fuzz/sgdma-fuzz.c), sized for CI (whichever comes
+# first: the guest's clock is virtual, the call count is not); a failure
+# names the seed that replays it.
+fuzz=$(dirname "$bin")/../fuzz/sgdma-fuzz
+if [ ! -x "$fuzz" ]; then
+	echo "SKIP fuzz # $fuzz not built" >"$SGVM_OUT/fuzz.results"
+elif "$fuzz" --seconds 20 --calls 200000 --threads 4 >"$SGVM_OUT/fuzz.log" 2>&1; then
+	echo "PASS fuzz" >"$SGVM_OUT/fuzz.results"
+else
+	seed=$(sed -n 's/^sgdma-fuzz: seed \([0-9]*\).*/\1/p' "$SGVM_OUT/fuzz.log")
+	echo "FAIL fuzz (seed ${seed:-unknown})" >"$SGVM_OUT/fuzz.results"
+	rc=1
+fi
+cat "$SGVM_OUT/fuzz.log"
 exit $rc
