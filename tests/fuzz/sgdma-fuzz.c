@@ -4,7 +4,8 @@
  *
  *   sgdma-fuzz [--seed N] [--calls N] [--seconds S] [--threads T]
  *              [--device PATH] [--module KO] [--mask-bits N]
- *              [--max-regions N] [--trace] [--quiet]
+ *              [--max-regions N] [--progress S] [--kmsg] [--hang S]
+ *              [--trace] [--quiet]
  *
  * It knows the five commands of <linux/sgdma.h> (INFO, REGISTER, GET_SEGS,
  * SYNC, UNREGISTER) and their structs, and calls them with:
@@ -54,7 +55,12 @@
  *    module's regions and pinned_pages are 0 and nr_foll_pin_acquired ==
  *    nr_foll_pin_released in /proc/vmstat.
  * Kernel reports (Oops, WARNING, KASAN, lockdep) are for whoever watches
- * the kernel log (tests/vm/sgvm fails the VM on them).
+ * the kernel log (tests/vm/sgvm fails the VM on them); with --kmsg the
+ * fuzzer reads /dev/kmsg after every call and fails at the first report,
+ * naming the call after which it appeared. A call that never returns fails
+ * the run too: when no call has completed for --hang seconds (default 60,
+ * 0: never), the calls in flight are printed and the process ends.
+ * --progress S prints the call count every S seconds.
  *
  * Reproducing: every choice comes from the seed (printed at the start even
  * when chosen from the clock). Thread t draws stream t + 1 of it, a forked
@@ -298,6 +304,7 @@ struct thread {
 	uint8_t *sdirty_lo, *sdirty_hi;
 	uint8_t *stack;
 	bool in_child;
+	_Atomic(struct call *) busy; /* the call in the kernel now, for the hang report */
 	uint64_t digest;
 	uint8_t wrote[2 * 4096 + 64];
 };
@@ -309,8 +316,9 @@ static struct {
 	const char *device, *module;
 	int mask_bits;
 	long long max_regions;
-	bool trace, quiet;
-} opt = {.calls = 0, .seconds = 0, .threads = 1, .mask_bits = -1, .max_regions = 16};
+	double progress, hang;
+	bool trace, quiet, kmsg;
+} opt = {.calls = 0, .seconds = 0, .threads = 1, .mask_bits = -1, .max_regions = 16, .hang = 60};
 
 static size_t page;
 static char device_path[PATH_MAX];
@@ -324,7 +332,10 @@ static struct {
 static uintptr_t vdso_addr, vvar_addr;
 /* In .data: a private file mapping, copied on the first write. */
 static uint8_t fuzz_data[4 * 4096] __attribute__((aligned(4096))) = {1};
+static struct thread **all_threads;
+static atomic_int workers_left; /* threads still fuzzing, for the watchdog */
 static int zerofd = -1;
+static int kmsgfd = -1;
 static struct timespec start_time;
 static struct {
 	pthread_rwlock_t lock;
@@ -431,6 +442,7 @@ struct call {
 	uint64_t want;
 	const char *why;
 	uint64_t number;
+	bool returned;
 	long ret;
 	int err;
 };
@@ -491,7 +503,10 @@ static void describe(const struct thread *t, const struct call *c, char *buf, si
 		n += snprintf(buf + n, size - n, " [region len=0x%llx nsegs=%llu]",
 		              (unsigned long long)c->h->len, (unsigned long long)c->h->nsegs);
 	if (n < size)
-		snprintf(buf + n, size - n, " -> %s", c->ret > 0 ? "positive" : errname(c->err));
+		snprintf(buf + n, size - n, " -> %s",
+		         !c->returned ? "still in the kernel"
+		         : c->ret > 0 ? "positive"
+		                      : errname(c->err));
 }
 
 static void fail(struct thread *t, const struct call *c, const char *fmt, ...)
@@ -1484,6 +1499,50 @@ static void after_info(struct thread *t, struct call *c)
 		FAIL_RET(t, c, "INFO reports another device than at the start");
 }
 
+/*
+ * --kmsg: a kernel report (what tests/vm/sgvm fails a VM for) right after
+ * a call fails that call, so the seed and call number replay it. With
+ * several threads the call is only the one that noticed first.
+ */
+static void check_kmsg(struct thread *t, const struct call *c)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char last[3][256];
+	static unsigned int nlast;
+	static const char *const trouble[] = {
+	    "Oops",    "BUG",        "WARNING:",           "KASAN",
+	    "lockdep", "Call Trace", "general protection", "Kernel panic"};
+	char rec[1024], report[1024] = "";
+
+	if (kmsgfd < 0 || t->in_child)
+		return;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		ssize_t n = read(kmsgfd, rec, sizeof(rec) - 1);
+		char *msg, *end;
+
+		if (n < 0 && errno == EPIPE)
+			continue; /* overrun: records were lost, read on */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		for (size_t i = 0; !report[0] && i < sizeof(trouble) / sizeof(trouble[0]); i++)
+			if (strstr(msg, trouble[i]))
+				snprintf(report, sizeof(report),
+				         "%.200s | %.200s | %.200s | %.300s", last[nlast % 3],
+				         last[(nlast + 1) % 3], last[(nlast + 2) % 3], msg);
+		snprintf(last[nlast++ % 3], sizeof(last[0]), "%.255s", msg);
+	}
+	pthread_mutex_unlock(&lock);
+	if (report[0])
+		fail(t, c, "the kernel reported trouble after this call: %s", report);
+}
+
 static void run_call(struct thread *t, struct call *c)
 {
 	uint8_t *Bp = t->arena + page;
@@ -1505,11 +1564,15 @@ static void run_call(struct thread *t, struct call *c)
 		fail(t, c, "mprotect: %s", strerror(errno));
 
 	c->number = atomic_fetch_add(&sh->calls, 1) + 1;
+	atomic_store(&t->busy, c);
 	c->ret = syscall(SYS_ioctl, c->fs->fd, c->ioc, c->p);
 	c->err = c->ret < 0 ? errno : 0;
+	c->returned = true;
+	atomic_store(&t->busy, NULL);
 
 	if (ro && mprotect(Bp, page, PROT_READ | PROT_WRITE))
 		fail(t, c, "mprotect: %s", strerror(errno));
+	check_kmsg(t, c);
 	atomic_fetch_add(&sh->res[c->cmd][c->err < 63 ? c->err : 63], 1);
 	if (t->in_child)
 		atomic_fetch_add(&sh->child_calls, 1);
@@ -1890,10 +1953,12 @@ static void step(struct thread *t)
 
 	if (x < 50) {
 		mem_op(t);
+		check_kmsg(t, NULL);
 		return;
 	}
 	if (x < 51) {
 		op_fork(t);
+		check_kmsg(t, NULL);
 		return;
 	}
 	if (x < 54) {
@@ -1933,11 +1998,19 @@ static void *thread_main(void *arg)
 	t->stack = stack;
 	if (opt.threads > 1 && t->id % 2 && sgt_drop_cap_ipc_lock())
 		say("sgdma-fuzz: thread %d: cannot drop CAP_IPC_LOCK\n", t->id);
+	double next_report = opt.progress;
+
 	while (!atomic_load(&sh->stop)) {
 		if (calls_done() || ((n & 31) == 0 && time_is_up()))
 			break;
 		step(t);
 		n++;
+		if (t->id == 0 && opt.progress > 0 && (n & 255) == 0 &&
+		    elapsed_s() >= next_report) {
+			say("sgdma-fuzz: %" PRIu64 " calls after %.0f s\n",
+			    (uint64_t)atomic_load(&sh->calls), elapsed_s());
+			next_report = elapsed_s() + opt.progress;
+		}
 	}
 	/*
 	 * Release what this thread registered while its stack buffer is still
@@ -1952,6 +2025,7 @@ static void *thread_main(void *arg)
 	close(t->priv.fd);
 	t->priv.fd = -1;
 	t->stack = NULL;
+	atomic_fetch_sub(&workers_left, 1);
 	return NULL;
 }
 
@@ -2204,14 +2278,58 @@ static bool leak_check(long long pins_before)
 	return ok;
 }
 
+/*
+ * A call that never returns is a finding too (a livelock in pinning, a lock
+ * never released): when no ioctl has completed for --hang seconds, name the
+ * calls in flight and end the process, which breaks them with SIGKILL.
+ */
+static void *watchdog_main(void *arg)
+{
+	uint64_t last = atomic_load(&sh->calls);
+	double since = elapsed_s();
+
+	(void)arg;
+	while (atomic_load(&workers_left) > 0) {
+		uint64_t now = atomic_load(&sh->calls);
+
+		usleep(200000);
+		if (now != last) {
+			last = now;
+			since = elapsed_s();
+			continue;
+		}
+		if (elapsed_s() - since < opt.hang)
+			continue;
+		say("sgdma-fuzz: FAIL (seed %" PRIu64
+		    ", %d thread%s): no call completed for %.0f s "
+		    "after call %" PRIu64 "; in flight:\n",
+		    opt.seed, opt.threads, opt.threads == 1 ? "" : "s", opt.hang, now);
+		for (int i = 0; i < opt.threads; i++) {
+			struct call *c = atomic_load(&all_threads[i]->busy);
+			char desc[1024];
+
+			if (c)
+				describe(all_threads[i], c, desc, sizeof(desc));
+			say("  thread %d: %s\n", i,
+			    c ? desc : "not in an ioctl (memory op, fork, reopen or done)");
+		}
+		say("  replay: sgdma-fuzz --seed %" PRIu64 " --threads %d --calls %" PRIu64 "\n",
+		    opt.seed, opt.threads, now + 1);
+		_exit(1);
+	}
+	return NULL;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sgdma-fuzz [--seed N] [--calls N] [--seconds S] [--threads T]\n"
-	           "                  [--device PATH] [--module KO] [--mask-bits N]\n"
-	           "                  [--max-regions N] [--trace] [--quiet]\n"
-	           "Fuzzes the sgdma ioctls of /dev/sgdma/<edu device> (or --device) and checks\n"
-	           "every answer against the documented uapi; see the head of sgdma-fuzz.c.\n"
-	           "Default: --calls 100000, --threads 1, seed from the clock (printed).\n");
+	fprintf(f,
+	        "usage: sgdma-fuzz [--seed N] [--calls N] [--seconds S] [--threads T]\n"
+	        "                  [--device PATH] [--module KO] [--mask-bits N]\n"
+	        "                  [--max-regions N] [--progress S] [--kmsg] [--hang S] [--trace]\n"
+	        "                  [--quiet]\n"
+	        "Fuzzes the sgdma ioctls of /dev/sgdma/<edu device> (or --device) and checks\n"
+	        "every answer against the documented uapi; see the head of sgdma-fuzz.c.\n"
+	        "Default: --calls 100000, --threads 1, seed from the clock (printed).\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -2239,6 +2357,9 @@ int main(int argc, char **argv)
 	    {"module", required_argument, NULL, 'm'},
 	    {"mask-bits", required_argument, NULL, 'b'},
 	    {"max-regions", required_argument, NULL, 'r'},
+	    {"progress", required_argument, NULL, 'p'},
+	    {"kmsg", no_argument, NULL, 'k'},
+	    {"hang", required_argument, NULL, 'H'},
 	    {"trace", no_argument, NULL, 'T'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -2249,6 +2370,7 @@ int main(int argc, char **argv)
 	long long saved_max_regions = -1, pins_before, regions_before;
 	double secs;
 	int c, pers = personality(0xffffffff);
+	pthread_t watchdog;
 
 	/*
 	 * The same addresses in every run: buffers next to the stack, the
@@ -2261,7 +2383,7 @@ int main(int argc, char **argv)
 		personality(pers); /* carry on randomized */
 	}
 
-	while ((c = getopt_long(argc, argv, "s:n:t:j:d:m:b:r:Tqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:t:j:d:m:b:r:p:kH:Tqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.seed = parse_u64(optarg, "seed");
@@ -2295,6 +2417,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			opt.max_regions = parse_u64(optarg, "max regions");
+			break;
+		case 'p':
+			opt.progress = strtod(optarg, NULL);
+			break;
+		case 'k':
+			opt.kmsg = true;
+			break;
+		case 'H':
+			opt.hang = strtod(optarg, NULL);
 			break;
 		case 'T':
 			opt.trace = true;
@@ -2359,6 +2490,13 @@ int main(int argc, char **argv)
 		perror("sgdma-fuzz: mmap");
 		return 3;
 	}
+	if (opt.kmsg) {
+		kmsgfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (kmsgfd < 0 || lseek(kmsgfd, 0, SEEK_END) < 0) {
+			perror("sgdma-fuzz: /dev/kmsg");
+			return 3;
+		}
+	}
 	zerofd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	if (zerofd < 0) {
 		perror("sgdma-fuzz: /dev/zero");
@@ -2390,6 +2528,12 @@ int main(int argc, char **argv)
 		setup_thread(threads[i], i);
 	}
 
+	all_threads = threads;
+	atomic_store(&workers_left, opt.threads);
+	if (opt.hang > 0 && pthread_create(&watchdog, NULL, watchdog_main, NULL)) {
+		perror("sgdma-fuzz: pthread_create");
+		return 3;
+	}
 	if (opt.threads == 1) {
 		thread_main(threads[0]);
 	} else {
@@ -2401,6 +2545,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < opt.threads; i++)
 			pthread_join(threads[i]->tid, NULL);
 	}
+	if (opt.hang > 0)
+		pthread_join(watchdog, NULL);
 	secs = elapsed_s();
 	close(shfd.fd);
 

@@ -40,7 +40,7 @@ cat "$SGVM_OUT/sgdump.results"
 fuzz=$(dirname "$bin")/../fuzz/sgdma-fuzz
 if [ ! -x "$fuzz" ]; then
 	echo "SKIP fuzz # $fuzz not built" >"$SGVM_OUT/fuzz.results"
-elif "$fuzz" --seconds 20 --calls 200000 --threads 4 >"$SGVM_OUT/fuzz.log" 2>&1; then
+elif "$fuzz" --seconds 20 --calls 200000 --threads 4 --kmsg >"$SGVM_OUT/fuzz.log" 2>&1; then
 	echo "PASS fuzz" >"$SGVM_OUT/fuzz.results"
 else
 	seed=$(sed -n 's/^sgdma-fuzz: seed \([0-9]*\).*/\1/p' "$SGVM_OUT/fuzz.log")
