@@ -92,8 +92,9 @@ static int fail_memlock(const char *fn, size_t len)
 	else
 		snprintf(b2, sizeof(b2), "unlimited");
 	return sgdma__fail(ENOMEM,
-	                   "%s: %s over the locked-memory limit (RLIMIT_MEMLOCK %s), or out of "
-	                   "memory: raise `ulimit -l` or grant CAP_IPC_LOCK",
+	                   "%s: %s over the locked-memory limit (RLIMIT_MEMLOCK %s, counted "
+	                   "for all of this user's pinned memory), or out of memory: raise "
+	                   "`ulimit -l` or grant CAP_IPC_LOCK",
 	                   fn, fmt_size(len, b1, sizeof(b1)), b2);
 }
 
@@ -105,9 +106,17 @@ static int register_fail(const char *fn, const struct sgdma_dev *dev, int err, s
 	switch (err) {
 	case EFAULT:
 		return sgdma__fail(err,
-		                   "%s: buffer is not fully mapped, is PROT_NONE, I/O memory, or "
-		                   "read-only while the device writes",
+		                   "%s: buffer is not fully mapped, is PROT_NONE, I/O memory, "
+		                   "read-only while the device writes, or a shared mapping of a "
+		                   "file whose filesystem tracks writes (ext4, xfs) while the "
+		                   "device writes",
 		                   fn);
+	case EBUSY:
+		return sgdma__fail(err,
+		                   "%s: the IOMMU setup of %s changed since it was exposed (its "
+		                   "group's domain type, or a device of its group given to "
+		                   "vfio): expose it again",
+		                   fn, dev_name(dev));
 	case ENOMEM:
 		return fail_memlock(fn, len);
 	case E2BIG:
@@ -125,7 +134,8 @@ static int register_fail(const char *fn, const struct sgdma_dev *dev, int err, s
 		return sgdma__fail(
 		    err,
 		    "%s: DMA mapping of %s failed on %s (e.g. no bounce buffer space "
-		    "for a device with a small DMA mask)",
+		    "for a device with a small DMA mask, or over the module's "
+		    "max_bounce_bytes for this user)",
 		    fn, fmt_size(len, b, sizeof(b)), dev_name(dev));
 	default:
 		return 0;

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The few kernel API differences between the kernels sgdma supports (6.1 and
- * later), in one place.
+ * The kernel API differences between the kernels sgdma supports, in one
+ * place: each shim behaves the same on every kernel.
  */
 #ifndef SGDMA_COMPAT_H
 #define SGDMA_COMPAT_H
 
+#include <linux/backing-dev.h>
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/string.h>
 #include <linux/version.h>
 
 /* struct class.devnode takes a const device since 6.2. */
@@ -20,6 +28,232 @@
 #define SGDMA_BUS_CONST const
 #else
 #define SGDMA_BUS_CONST
+#endif
+
+static inline unsigned int sgdma_get_min_align(struct device *dev)
+{
+	return dma_get_min_align_mask(dev);
+}
+
+static inline void sgdma_set_min_align(struct device *dev, unsigned int mask)
+{
+	dma_set_min_align_mask(dev, mask);
+}
+
+/*
+ * Bounce buffers that keep the buffer's offset in the page (min_align_mask)
+ * sync a range starting in the second or a later swiotlb slot correctly
+ * only from 6.9 on: before, swiotlb takes such a range for one before the
+ * mapping, warns and syncs nothing.  Older kernels bounce at slot starts.
+ */
+#if KERNEL_VERSION(6, 9, 0) <= LINUX_VERSION_CODE
+#define SGDMA_BOUNCE_KEEPS_PAGE_OFFSET true
+#else
+#define SGDMA_BOUNCE_KEEPS_PAGE_OFFSET false
+#endif
+
+/* The kernel's own DMA-API domain (translating or identity), no one else's. */
+static inline bool sgdma_domain_is_kernel_managed(struct iommu_domain *domain)
+{
+	return (domain->type & __IOMMU_DOMAIN_DMA_API) ||
+	       domain->type == IOMMU_DOMAIN_IDENTITY;
+}
+
+/*
+ * Unmapping may defer the IOTLB invalidation to a flush queue.  Before
+ * 5.15 that was a property of the domain the type does not show: flush
+ * every translating DMA-API domain.
+ */
+static inline bool sgdma_domain_is_lazy(struct iommu_domain *domain)
+{
+#if KERNEL_VERSION(5, 15, 0) <= LINUX_VERSION_CODE
+	return domain->type == IOMMU_DOMAIN_DMA_FQ;
+#else
+	return domain->type == IOMMU_DOMAIN_DMA;
+#endif
+}
+
+/*
+ * A driver that hands the device's DMA to userspace (vfio-pci) and puts
+ * its IOMMU group in a domain of its own.  Before 5.19 drivers did not say
+ * so: know them by name.
+ */
+static inline bool sgdma_driver_manages_dma(struct device *dev)
+{
+#if KERNEL_VERSION(5, 19, 0) <= LINUX_VERSION_CODE
+	if (dev_is_pci(dev))
+		return to_pci_driver(dev->driver)->driver_managed_dma;
+	if (dev_is_platform(dev))
+		return to_platform_driver(dev->driver)->driver_managed_dma;
+	return false;
+#else
+	static const char *const names[] = { "vfio-pci", "vfio-platform" };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(dev->driver->name, names[i]))
+			return true;
+	return false;
+#endif
+}
+
+/*
+ * A scatterlist built by appending batches of pages.  5.10 has the
+ * building block but not the type, and counts allocated entries in
+ * orig_nents until the table is complete (sgdma_append_done()).
+ */
+#if KERNEL_VERSION(5, 15, 0) <= LINUX_VERSION_CODE
+#define sgdma_append_table sg_append_table
+
+static inline int sgdma_append_pages(struct sg_append_table *t,
+				     struct page **pages, unsigned int n,
+				     unsigned int max_segment,
+				     unsigned int left, gfp_t gfp)
+{
+	return sg_alloc_append_table_from_pages(t, pages, n, 0,
+						(unsigned long)n << PAGE_SHIFT,
+						max_segment, left, gfp);
+}
+
+static inline void sgdma_append_done(struct sg_append_table *t)
+{
+}
+
+static inline void sgdma_free_append(struct sg_append_table *t)
+{
+	sg_free_append_table(t);
+}
+#else
+struct sgdma_append_table {
+	struct sg_table sgt;
+	struct scatterlist *prv;
+	unsigned int total_nents;
+};
+
+static inline int sgdma_append_pages(struct sgdma_append_table *t,
+				     struct page **pages, unsigned int n,
+				     unsigned int max_segment,
+				     unsigned int left, gfp_t gfp)
+{
+	struct scatterlist *last;
+
+	last = __sg_alloc_table_from_pages(&t->sgt, pages, n, 0,
+					   (unsigned long)n << PAGE_SHIFT,
+					   max_segment, t->prv, left, gfp);
+	if (IS_ERR(last))
+		return PTR_ERR(last);
+	t->prv = last;
+	return 0;
+}
+
+static inline void sgdma_append_done(struct sgdma_append_table *t)
+{
+	t->total_nents = t->sgt.orig_nents;
+	t->sgt.orig_nents = t->sgt.nents;
+}
+
+static inline void sgdma_free_append(struct sgdma_append_table *t)
+{
+	t->sgt.orig_nents = t->total_nents;
+	sg_free_table(&t->sgt);
+}
+#endif
+
+/* Unpin @npages pages from @page on (unpin_user_page_range_dirty_lock). */
+static inline void sgdma_unpin_range(struct page *page, unsigned long npages,
+				     bool dirty)
+{
+#if KERNEL_VERSION(5, 12, 0) <= LINUX_VERSION_CODE
+	unpin_user_page_range_dirty_lock(page, npages, dirty);
+#else
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *p = nth_page(page, i);
+
+		unpin_user_pages_dirty_lock(&p, 1, dirty);
+	}
+#endif
+}
+
+/*
+ * Long-term pins that a later write or writeback would betray, refused or
+ * made safe by the kernel itself from 6.5 on (6.2 for read pins):
+ *  - a read pin of a page in a private (copy-on-write) mapping that was
+ *    never written pins the shared zero page or a page-cache page, which
+ *    the next write replaces: the device would read stale data.  Break the
+ *    sharing now, as RDMA did on these kernels (FOLL_FORCE | FOLL_WRITE).
+ *  - a write pin of a shared file mapping whose filesystem tracks dirty
+ *    pages (ext4, xfs) lets the device write behind the filesystem's back:
+ *    refuse it (-EFAULT, as 6.5 does).
+ * The checks look at each VMA under mmap_lock, so they cannot be bypassed
+ * by a racing mmap.  Returns the pages pinned (maybe fewer than @nr_pages,
+ * stopping at a VMA boundary) or a negative errno.
+ */
+#if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
+static inline long sgdma_pin_user_pages(unsigned long start,
+					unsigned long nr_pages, bool write,
+					struct page **pages)
+{
+	return pin_user_pages_fast(start, nr_pages,
+				   FOLL_LONGTERM | (write ? FOLL_WRITE : 0),
+				   pages);
+}
+#else
+/* Before 6.2 a read pin must break copy-on-write itself. */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define SGDMA_READ_PIN_BREAKS_COW false
+#else
+#define SGDMA_READ_PIN_BREAKS_COW true
+#endif
+
+static inline bool sgdma_vma_needs_dirty_tracking(struct vm_area_struct *vma)
+{
+	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) != (VM_SHARED | VM_WRITE))
+		return false;
+	if (vma->vm_ops &&
+	    (vma->vm_ops->page_mkwrite || vma->vm_ops->pfn_mkwrite))
+		return true;
+	return vma->vm_file &&
+	       mapping_can_writeback(vma->vm_file->f_mapping);
+}
+
+static inline long sgdma_pin_user_pages(unsigned long start,
+					unsigned long nr_pages, bool write,
+					struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int gup_flags = FOLL_LONGTERM;
+	struct vm_area_struct *vma;
+	long ret;
+
+	mmap_read_lock(mm);
+	vma = find_vma(mm, start);
+	if (!vma || vma->vm_start > start) {
+		ret = -EFAULT;
+		goto out;
+	}
+	nr_pages = min(nr_pages, (vma->vm_end - start) >> PAGE_SHIFT);
+	if (write) {
+		if (sgdma_vma_needs_dirty_tracking(vma)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		gup_flags |= FOLL_WRITE;
+	} else if (SGDMA_READ_PIN_BREAKS_COW &&
+		   (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE) {
+		/* FOLL_FORCE would also open PROT_NONE: check reads first. */
+		if (!(vma->vm_flags & VM_READ)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		gup_flags |= FOLL_WRITE | FOLL_FORCE;
+	}
+	ret = pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+out:
+	mmap_read_unlock(mm);
+	return ret;
+}
 #endif
 
 #endif /* SGDMA_COMPAT_H */

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The character device: open, release and the ioctl table.
+ *
+ * A file holds its regions by handle; every ioctl works on its own
+ * reference to a region, so threads may register, query, sync and
+ * unregister on one file at once, and no lock is held while an ioctl
+ * touches user memory.
  */
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
@@ -10,6 +15,12 @@
 #include <linux/uaccess.h>
 
 #include "sgdma_internal.h"
+
+/*
+ * The largest argument accepted: far above any struct version, and a bound
+ * on the tail copy_struct_from_user() must check for zeroes.
+ */
+#define SGDMA_MAX_ARG_SIZE PAGE_SIZE
 
 /* A decoded ioctl: the kernel's copy of the argument and where it came from. */
 struct sgdma_ucmd {
@@ -25,6 +36,30 @@ static int sgdma_respond(struct sgdma_ucmd *ucmd, size_t ksize)
 						      ksize)))
 		return -EFAULT;
 	return 0;
+}
+
+/* The region behind @handle, with a reference for the caller. */
+static struct sgdma_region *sgdma_file_get_region(struct sgdma_file *f,
+						  u32 handle)
+{
+	struct sgdma_region *r;
+
+	xa_lock(&f->regions);
+	r = xa_load(&f->regions, handle);
+	if (r)
+		kref_get(&r->kref);
+	xa_unlock(&f->regions);
+	return r;
+}
+
+/* Give up the file's handle on @r, if it still has it. */
+static void sgdma_file_drop_region(struct sgdma_file *f, u32 handle,
+				   struct sgdma_region *r)
+{
+	if (xa_cmpxchg(&f->regions, handle, r, NULL, 0) != r)
+		return;		/* another thread unregistered it */
+	atomic_dec(&f->nregions);
+	sgdma_region_release(r);
 }
 
 static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
@@ -46,14 +81,6 @@ static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	return sgdma_respond(ucmd, sizeof(*cmd));
 }
 
-static void sgdma_file_remove_region(struct sgdma_file *f, u32 handle,
-				     struct sgdma_region *r)
-{
-	xa_erase(&f->regions, handle);
-	f->nregions--;
-	sgdma_region_destroy(f, r);
-}
-
 static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
 	struct sgdma_ioc_register *cmd = ucmd->cmd;
@@ -65,34 +92,34 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
 	    cmd->handle || cmd->nsegs)
 		return -EINVAL;
-	if (f->nregions >= sgdma_max_regions_per_file)
-		return -ENOSPC;
+	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
+		ret = -ENOSPC;
+		goto err_count;
+	}
 
-	ret = sgdma_region_create(f, cmd->addr, cmd->length, cmd->flags, &r);
+	ret = sgdma_region_create(f->sd, cmd->addr, cmd->length, cmd->flags,
+				  &r);
 	if (ret)
-		return ret;
+		goto err_count;
 
 	/* Cyclic handles: a stale handle does not name a new region. */
 	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
-			      &f->next_handle, GFP_KERNEL);
+			      &f->next_handle, GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
-		sgdma_region_destroy(f, r);
-		return ret;
+		sgdma_region_release(r);
+		goto err_count;
 	}
-	f->nregions++;
 
 	cmd->handle = handle;
 	cmd->nsegs = r->nsegs;
 	ret = sgdma_respond(ucmd, sizeof(*cmd));
 	if (ret)
-		sgdma_file_remove_region(f, handle, r);
+		sgdma_file_drop_region(f, handle, r);
 	return ret;
-}
 
-static struct sgdma_region *sgdma_file_region(struct sgdma_file *f,
-					      u32 handle)
-{
-	return xa_load(&f->regions, handle);
+err_count:
+	atomic_dec(&f->nregions);
+	return ret;
 }
 
 static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
@@ -103,12 +130,13 @@ static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 
 	if (cmd->flags || cmd->reserved)
 		return -EINVAL;
-	r = sgdma_file_region(f, cmd->handle);
+	r = sgdma_file_get_region(f, cmd->handle);
 	if (!r)
 		return -ENOENT;
 
 	ret = sgdma_region_copy_segs(r, cmd->first, &cmd->count,
 				     u64_to_user_ptr(cmd->segs));
+	sgdma_region_put(r);
 	if (ret)
 		return ret;
 	return sgdma_respond(ucmd, sizeof(*cmd));
@@ -118,16 +146,19 @@ static int sgdma_ioctl_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
 	struct sgdma_ioc_sync *cmd = ucmd->cmd;
 	struct sgdma_region *r;
+	int ret;
 
 	if ((cmd->flags != SGDMA_SYNC_FOR_CPU &&
 	     cmd->flags != SGDMA_SYNC_FOR_DEVICE) || cmd->reserved)
 		return -EINVAL;
-	r = sgdma_file_region(f, cmd->handle);
+	r = sgdma_file_get_region(f, cmd->handle);
 	if (!r)
 		return -ENOENT;
 
-	return sgdma_region_sync(f->sd, r, cmd->offset, cmd->length,
-				 cmd->flags == SGDMA_SYNC_FOR_CPU);
+	ret = sgdma_region_sync(r, cmd->offset, cmd->length,
+				cmd->flags == SGDMA_SYNC_FOR_CPU);
+	sgdma_region_put(r);
+	return ret;
 }
 
 static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
@@ -137,11 +168,11 @@ static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 
 	if (cmd->flags || cmd->reserved)
 		return -EINVAL;
-	r = sgdma_file_region(f, cmd->handle);
+	r = xa_erase(&f->regions, cmd->handle);
 	if (!r)
 		return -ENOENT;
-
-	sgdma_file_remove_region(f, cmd->handle, r);
+	atomic_dec(&f->nregions);
+	sgdma_region_release(r);
 	return 0;
 }
 
@@ -203,6 +234,8 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EFAULT;
 	if (ucmd.user_size < op->min_size)
 		return -EINVAL;
+	if (ucmd.user_size > SGDMA_MAX_ARG_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuf,
 				    ucmd.user_size);
 	if (ret)
@@ -212,92 +245,56 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		/* The device may write the memory: a read-only open may not. */
 		if (!(file->f_mode & FMODE_WRITE))
 			return -EBADF;
-		/* Regions are charged to, and pin pages of, the opener's mm. */
+		/* Regions pin pages of, and are charged to, the opener's mm. */
 		if (current->mm != f->mm)
 			return -EPERM;
 	}
-
-	mutex_lock(&f->lock);
-	ret = f->revoked ? -ENODEV : op->execute(f, &ucmd);
-	mutex_unlock(&f->lock);
-	return ret;
+	if (READ_ONCE(f->sd->revoked))
+		return -ENODEV;
+	return op->execute(f, &ucmd);
 }
 
 static int sgdma_open(struct inode *inode, struct file *file)
 {
-	struct sgdma_dev *sd = sgdma_dev_get_by_devt(inode->i_rdev);
+	struct sgdma_dev *sd;
 	struct sgdma_file *f;
-	int ret = -ENODEV;
 
+	/* Regions pin user memory: an opener without any has nothing to give. */
+	if (!current->mm)
+		return -EPERM;
+	sd = sgdma_dev_get_by_devt(inode->i_rdev);
 	if (!sd)
 		return -ENODEV;
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f) {
-		ret = -ENOMEM;
-		goto err_put;
+		sgdma_dev_put(sd);
+		return -ENOMEM;
 	}
 	f->sd = sd;
-	mutex_init(&f->lock);
-	xa_init_flags(&f->regions, XA_FLAGS_ALLOC1);
+	xa_init_flags(&f->regions, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	atomic_set(&f->nregions, 0);
 	f->mm = current->mm;
 	mmgrab(f->mm);
 
-	mutex_lock(&sd->lock);
-	if (!sd->revoked) {
-		list_add(&f->node, &sd->files);
-		ret = 0;
-	}
-	mutex_unlock(&sd->lock);
-	if (ret)
-		goto err_free;
-
 	file->private_data = f;
 	return nonseekable_open(inode, file);
-
-err_free:
-	mmdrop(f->mm);
-	kfree(f);
-err_put:
-	sgdma_dev_put(sd);
-	return ret;
-}
-
-static void sgdma_file_release_regions(struct sgdma_file *f)
-{
-	struct sgdma_region *r;
-	unsigned long handle;
-
-	xa_for_each(&f->regions, handle, r)
-		sgdma_file_remove_region(f, handle, r);
-}
-
-/* Called with f->sd->lock held when the device goes away. */
-void sgdma_file_revoke(struct sgdma_file *f)
-{
-	list_del_init(&f->node);
-	mutex_lock(&f->lock);
-	f->revoked = true;
-	sgdma_file_release_regions(f);
-	mutex_unlock(&f->lock);
 }
 
 static int sgdma_release(struct inode *inode, struct file *file)
 {
 	struct sgdma_file *f = file->private_data;
-	struct sgdma_dev *sd = f->sd;
+	struct sgdma_region *r;
+	unsigned long handle;
 
-	mutex_lock(&sd->lock);
-	list_del_init(&f->node);	/* revocation may have done it */
-	mutex_unlock(&sd->lock);
-
-	mutex_lock(&f->lock);
-	sgdma_file_release_regions(f);
-	mutex_unlock(&f->lock);
-
+	xa_for_each(&f->regions, handle, r) {
+		xa_erase(&f->regions, handle);
+		sgdma_region_release(r);
+		cond_resched();
+	}
 	xa_destroy(&f->regions);
 	mmdrop(f->mm);
+	sgdma_dev_put(f->sd);
 	kfree(f);
-	sgdma_dev_put(sd);
 	return 0;
 }
 

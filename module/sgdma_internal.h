@@ -1,9 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sgdma internals shared by the device, file and region code.
+ * sgdma internals shared by the registry, sysfs, file and region code.
  *
- * Lock order: sgdma_lock (exposed-device table) -> sgdma_dev.lock (its open
- * files) -> sgdma_file.lock (its regions) -> sgdma_dev.dma_config.
+ * Lifetimes.  An exposed device (struct sgdma_dev) is referenced by the
+ * registry while exposed, by every open file and by every region.  A region
+ * holds its device, the mm whose pages it pinned and the credentials of the
+ * user it charged, so it can be released without knowing the file that
+ * registered it.
+ *
+ * Locks, in the order they nest:
+ *   sgdma_lock			the registry (exposed devices, minors)
+ *   sgdma_dev.dma_lock		rwsem: read around every DMA API call on a
+ *				region's mapping, write to revoke the device or
+ *				change its DMA configuration
+ *   sgdma_region.lock		the region's mapping state and its cursor
+ *   sgdma_dev.regions_lock	spinlock for the list of mapped regions
+ * None of them is held while user memory is touched (pinning, copying
+ * arguments or segments): a fault that never ends (userfaultfd, FUSE)
+ * stalls only the ioctl that took it, never revocation or other devices.
  */
 #ifndef SGDMA_INTERNAL_H
 #define SGDMA_INTERNAL_H
@@ -14,44 +28,66 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include "sgdma_compat.h"
 #include "uapi/linux/sgdma.h"
+
+struct iommu_domain;
+struct iommu_group;
+struct mm_struct;
+struct sgdma_bounce_user;
+struct cred;
 
 /* A device exposed to userspace through /dev/sgdma/<name>. */
 struct sgdma_dev {
 	struct kref kref;
+	struct rcu_head rcu;
 	struct device *dev;		/* the exposed device; reference held */
-	struct device *node;		/* our class device, NULL once un-exposed */
+	struct device *node;		/* our class device, NULL once revoked */
 	struct cdev *cdev;
 	dev_t devt;
 
-	struct mutex lock;		/* protects files and revoked */
-	struct list_head files;
-	bool revoked;
+	struct rw_semaphore dma_lock;
+	bool revoked;			/* set under dma_lock held for writing */
 
+	spinlock_t regions_lock;	/* protects regions */
+	struct list_head regions;	/* mapped regions, for revocation */
+	atomic_t nregions;		/* mapped */
 	/*
-	 * Held for reading while a region is mapped, for writing while the
-	 * admin changes the DMA mask or segment limits.
+	 * Registrations between reading the DMA configuration and mapping
+	 * under it: the configuration may not change meanwhile (-EBUSY).
 	 */
-	struct rw_semaphore dma_config;
-
-	atomic_t nregions;
+	atomic_t inflight;
 	atomic64_t pinned_pages;
 
-	/* What the device had before we touched it, restored on un-expose. */
+	/*
+	 * The IOMMU domain our mappings live in, seen at expose; NULL when
+	 * nothing translates.  Mappings are unmapped only from this domain.
+	 */
+	struct iommu_group *group;
+	struct iommu_domain *domain;
+
+	/*
+	 * Exposing sets the DMA parameters only when no driver that maps
+	 * memory itself is bound; what the device had is restored on
+	 * revocation.
+	 */
+	bool owns_params;
 	u64 saved_dma_mask;
 	u64 saved_coherent_mask;
 	unsigned int saved_max_seg;
 	unsigned long saved_seg_boundary;
 	unsigned int saved_min_align;
-	bool saved_params;
+	bool saved_parms;		/* the device has dma_parms */
 };
 
-/* Reporting limits a region was registered under. */
+/* The device's segment limits a region was built and mapped under. */
 struct sgdma_seg_limits {
 	u64 max_len;
 	u64 boundary_mask;
@@ -67,7 +103,25 @@ struct sgdma_seg_cursor {
 };
 
 struct sgdma_region {
-	struct sg_append_table sgt_append;
+	struct kref kref;
+	struct sgdma_dev *sd;		/* reference held */
+	struct mm_struct *mm;		/* mmgrab: pinned_vm is charged here */
+	/* Whose user's locked_vm is charged (NULL with CAP_IPC_LOCK). */
+	const struct cred *cred;
+	struct sgdma_bounce_user *bounce; /* bounce bytes charged here */
+	u64 bounced;			/* bytes mapped through swiotlb */
+
+	struct mutex lock;		/* mapped, cursor */
+	bool mapped;			/* on sd->regions, pages pinned */
+	struct list_head dev_node;	/* in sd->regions */
+
+	/*
+	 * The pinned pages: built in @sgt_append, copied to @split when an
+	 * entry crossed the device's segment boundary.  @sgt is the one in use.
+	 */
+	struct sg_table *sgt;
+	struct sgdma_append_table sgt_append;
+	struct sg_table split;
 	u64 addr;
 	u64 length;
 	unsigned long npages;
@@ -79,41 +133,49 @@ struct sgdma_region {
 
 /* An open /dev/sgdma/<name>. */
 struct sgdma_file {
-	struct sgdma_dev *sd;
-	struct mm_struct *mm;		/* the opener's; regions are charged here */
-	struct list_head node;		/* in sd->files */
-
-	struct mutex lock;		/* protects everything below */
-	struct xarray regions;
+	struct sgdma_dev *sd;		/* reference held */
+	struct mm_struct *mm;		/* the opener's (mmgrab) */
+	struct xarray regions;		/* handle -> region (reference) */
 	u32 next_handle;
-	unsigned int nregions;
-	bool revoked;
+	atomic_t nregions;
 };
 
 extern const struct file_operations sgdma_fops;
 
-/* Module parameters (sgdma_main.c). */
+/* Module parameters and counters (sgdma_main.c). */
 extern u64 sgdma_max_region_bytes;
 extern unsigned int sgdma_max_regions_per_file;
-
-/* Module-wide counters, for leak checks. */
+extern u64 sgdma_max_bounce_bytes;
 extern atomic_t sgdma_total_regions;
 extern atomic64_t sgdma_total_pinned_pages;
+bool sgdma_driver_is_dma_free(const char *name);
 
+/* The registry (sgdma_dev.c). */
+int sgdma_registry_init(void);
+void sgdma_registry_exit(void);
+int sgdma_expose(const char *spec);
+int sgdma_unexpose_by_name(const char *spec);
+int sgdma_list_exposed(char *buf, size_t size);
 struct sgdma_dev *sgdma_dev_get_by_devt(dev_t devt);
 void sgdma_dev_put(struct sgdma_dev *sd);
 bool sgdma_dev_translated(struct device *dev);
+int sgdma_dev_check_iommu(struct sgdma_dev *sd);
+bool sgdma_dev_domain_intact(struct sgdma_dev *sd);
+void sgdma_dev_flush_iotlb(struct sgdma_dev *sd);
 
-/* sgdma_file.c */
-void sgdma_file_revoke(struct sgdma_file *f);
+/* Per-device attributes (sgdma_sysfs.c). */
+extern struct class sgdma_class;
 
-/* sgdma_region.c */
-int sgdma_region_create(struct sgdma_file *f, u64 addr, u64 length,
+/* Regions (sgdma_region.c). */
+int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 			u32 dir_flags, struct sgdma_region **out);
-void sgdma_region_destroy(struct sgdma_file *f, struct sgdma_region *r);
+void sgdma_region_release(struct sgdma_region *r);
+void sgdma_region_put(struct sgdma_region *r);
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 			   struct sgdma_ioc_seg __user *useg);
-int sgdma_region_sync(struct sgdma_dev *sd, struct sgdma_region *r,
-		      u64 offset, u64 length, bool for_cpu);
+int sgdma_region_sync(struct sgdma_region *r, u64 offset, u64 length,
+		      bool for_cpu);
+void sgdma_regions_revoke(struct sgdma_dev *sd);
+void sgdma_regions_exit(void);
 
 #endif /* SGDMA_INTERNAL_H */

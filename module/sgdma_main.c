@@ -2,29 +2,33 @@
 /*
  * sgdma: register user buffers for DMA by an exposed device.
  *
- * An admin exposes a device (expose= at load, or the expose parameter in
- * sysfs at run time); sgdma then creates /dev/sgdma/<name> for it.  The device
- * keeps its own driver, if any.  When the device is unbound or removed, or
- * un-exposed, every region mapped for it is unmapped and unpinned, and its
- * open files answer -ENODEV.
+ * The module's parameters and its init and exit.  The registry of exposed
+ * devices is sgdma_dev.c, their sysfs attributes sgdma_sysfs.c, the
+ * character device sgdma_file.c and the regions sgdma_region.c.
  */
-#include <linux/dma-mapping.h>
-#include <linux/idr.h>
-#include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include <linux/pci.h>
-#include <linux/platform_device.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "sgdma_compat.h"
 #include "sgdma_internal.h"
 
-#define SGDMA_MAX_DEVICES 256
+static int sgdma_param_u64_set(const char *val, const struct kernel_param *kp);
+
+/*
+ * A region's page count is an unsigned int in the scatterlist API: the
+ * largest region stays below it.
+ */
+#define SGDMA_MAX_REGION_LIMIT ((u64)UINT_MAX << PAGE_SHIFT)
 
 u64 sgdma_max_region_bytes = 64ULL << 30;
-module_param_named(max_region_bytes, sgdma_max_region_bytes, ullong, 0644);
+static const struct kernel_param_ops sgdma_region_bytes_ops = {
+	.set = sgdma_param_u64_set,
+	.get = param_get_ullong,
+};
+module_param_cb(max_region_bytes, &sgdma_region_bytes_ops,
+		&sgdma_max_region_bytes, 0644);
 MODULE_PARM_DESC(max_region_bytes, "Largest region in bytes (default 64 GiB)");
 
 unsigned int sgdma_max_regions_per_file = 65536;
@@ -33,454 +37,115 @@ module_param_named(max_regions_per_file, sgdma_max_regions_per_file, uint,
 MODULE_PARM_DESC(max_regions_per_file,
 		 "Most regions one open file may hold (default 65536)");
 
+u64 sgdma_max_bounce_bytes = 32ULL << 20;
+static const struct kernel_param_ops sgdma_bounce_bytes_ops = {
+	.set = sgdma_param_u64_set,
+	.get = param_get_ullong,
+};
+module_param_cb(max_bounce_bytes, &sgdma_bounce_bytes_ops,
+		&sgdma_max_bounce_bytes, 0644);
+MODULE_PARM_DESC(max_bounce_bytes,
+		 "Most bytes of swiotlb bounce buffers one user's regions may hold (default 32 MiB)");
+
+static int sgdma_param_u64_set(const char *val, const struct kernel_param *kp)
+{
+	u64 v;
+	int ret;
+
+	ret = kstrtoull(val, 0, &v);
+	if (ret)
+		return ret;
+	if (kp->arg == &sgdma_max_region_bytes && v > SGDMA_MAX_REGION_LIMIT)
+		return -ERANGE;
+	*(u64 *)kp->arg = v;
+	return 0;
+}
+
 atomic_t sgdma_total_regions = ATOMIC_INIT(0);
 atomic64_t sgdma_total_pinned_pages = ATOMIC64_INIT(0);
 
-/* Protects sgdma_devs, sgdma_pending_expose and sgdma_state. */
-static DEFINE_MUTEX(sgdma_lock);
-static DEFINE_XARRAY(sgdma_devs);	/* minor -> struct sgdma_dev */
-static DEFINE_IDA(sgdma_minors);
-static dev_t sgdma_devt_base;
-static char *sgdma_pending_expose;	/* expose= given before init ran */
-static enum { SGDMA_LOADING, SGDMA_READY, SGDMA_GONE } sgdma_state;
-
-static void sgdma_dev_release(struct kref *kref)
-{
-	struct sgdma_dev *sd = container_of(kref, struct sgdma_dev, kref);
-
-	put_device(sd->dev);
-	kfree(sd);
-}
-
-void sgdma_dev_put(struct sgdma_dev *sd)
-{
-	kref_put(&sd->kref, sgdma_dev_release);
-}
-
-struct sgdma_dev *sgdma_dev_get_by_devt(dev_t devt)
-{
-	struct sgdma_dev *sd;
-
-	mutex_lock(&sgdma_lock);
-	sd = xa_load(&sgdma_devs, MINOR(devt));
-	if (sd)
-		kref_get(&sd->kref);
-	mutex_unlock(&sgdma_lock);
-	return sd;
-}
-
-bool sgdma_dev_translated(struct device *dev)
-{
-	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
-
-	return domain && domain->type != IOMMU_DOMAIN_IDENTITY;
-}
-
-/* Caller holds sgdma_lock. */
-static struct sgdma_dev *sgdma_find_exposed(struct device *dev)
-{
-	struct sgdma_dev *sd;
-	unsigned long minor;
-
-	xa_for_each(&sgdma_devs, minor, sd)
-		if (sd->dev == dev)
-			return sd;
-	return NULL;
-}
-
-/* The buses a device may be named on, as "<bus>:<name>" or just "<name>". */
-static SGDMA_BUS_CONST struct bus_type *const sgdma_buses[] = {
-	&pci_bus_type,
-	&platform_bus_type,
-};
-
-static struct device *sgdma_lookup_device(const char *spec)
-{
-	const char *name = spec, *colon = strchr(spec, ':');
-	struct device *dev;
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(sgdma_buses); i++) {
-		const char *bus = sgdma_buses[i]->name;
-
-		if (colon && colon - spec == strlen(bus) &&
-		    !strncmp(spec, bus, colon - spec))
-			return bus_find_device_by_name(sgdma_buses[i], NULL,
-						       colon + 1);
-	}
-	for (i = 0; i < ARRAY_SIZE(sgdma_buses); i++) {
-		dev = bus_find_device_by_name(sgdma_buses[i], NULL, name);
-		if (dev)
-			return dev;
-	}
-	return NULL;
-}
-
-/* ----------------------------------------------------------------------- */
-/* Per-device attributes: /sys/class/sgdma/<name>/                          */
-
-static struct sgdma_dev *sgdma_attr_dev(struct device *node)
-{
-	return dev_get_drvdata(node);
-}
-
-static ssize_t dma_mask_bits_show(struct device *node,
-				  struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%d\n",
-			  fls64(dma_get_mask(sgdma_attr_dev(node)->dev)));
-}
-
-static ssize_t dma_mask_bits_store(struct device *node,
-				   struct device_attribute *attr,
-				   const char *buf, size_t count)
-{
-	struct sgdma_dev *sd = sgdma_attr_dev(node);
-	unsigned int bits;
-	int ret;
-
-	ret = kstrtouint(buf, 0, &bits);
-	if (ret)
-		return ret;
-	if (bits < 12 || bits > 64)
-		return -EINVAL;
-
-	/* Live mappings were made for the old mask. */
-	down_write(&sd->dma_config);
-	if (atomic_read(&sd->nregions))
-		ret = -EBUSY;
-	else
-		ret = dma_set_mask_and_coherent(sd->dev, DMA_BIT_MASK(bits));
-	up_write(&sd->dma_config);
-	return ret ?: count;
-}
-static DEVICE_ATTR_RW(dma_mask_bits);
-
-static ssize_t max_segment_size_show(struct device *node,
-				     struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n",
-			  dma_get_max_seg_size(sgdma_attr_dev(node)->dev));
-}
-
-static ssize_t max_segment_size_store(struct device *node,
-				      struct device_attribute *attr,
-				      const char *buf, size_t count)
-{
-	struct sgdma_dev *sd = sgdma_attr_dev(node);
-	unsigned int size;
-	int ret;
-
-	ret = kstrtouint(buf, 0, &size);
-	if (ret)
-		return ret;
-	if (size < PAGE_SIZE)
-		return -EINVAL;
-	if (!sd->dev->dma_parms)
-		return -EOPNOTSUPP;
-	down_write(&sd->dma_config);
-	sd->dev->dma_parms->max_segment_size = size;
-	up_write(&sd->dma_config);
-	return count;
-}
-static DEVICE_ATTR_RW(max_segment_size);
-
-static ssize_t segment_boundary_show(struct device *node,
-				     struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "0x%lx\n",
-			  dma_get_seg_boundary(sgdma_attr_dev(node)->dev));
-}
-
-static ssize_t segment_boundary_store(struct device *node,
-				      struct device_attribute *attr,
-				      const char *buf, size_t count)
-{
-	struct sgdma_dev *sd = sgdma_attr_dev(node);
-	unsigned long mask;
-	int ret;
-
-	ret = kstrtoul(buf, 0, &mask);
-	if (ret)
-		return ret;
-	/* A boundary is a power of two, at least a page. */
-	if (mask < PAGE_SIZE - 1 || (mask & (mask + 1)))
-		return -EINVAL;
-	if (!sd->dev->dma_parms)
-		return -EOPNOTSUPP;
-	down_write(&sd->dma_config);
-	sd->dev->dma_parms->segment_boundary_mask = mask;
-	up_write(&sd->dma_config);
-	return count;
-}
-static DEVICE_ATTR_RW(segment_boundary);
-
-static ssize_t numa_node_show(struct device *node,
-			      struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%d\n", dev_to_node(sgdma_attr_dev(node)->dev));
-}
-static DEVICE_ATTR_RO(numa_node);
-
-static ssize_t iommu_show(struct device *node, struct device_attribute *attr,
-			  char *buf)
-{
-	return sysfs_emit(buf, "%d\n",
-			  sgdma_dev_translated(sgdma_attr_dev(node)->dev));
-}
-static DEVICE_ATTR_RO(iommu);
-
-static ssize_t regions_show(struct device *node, struct device_attribute *attr,
-			    char *buf)
-{
-	return sysfs_emit(buf, "%d\n",
-			  atomic_read(&sgdma_attr_dev(node)->nregions));
-}
-static DEVICE_ATTR_RO(regions);
-
-static ssize_t pinned_pages_show(struct device *node,
-				 struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n",
-			  atomic64_read(&sgdma_attr_dev(node)->pinned_pages));
-}
-static DEVICE_ATTR_RO(pinned_pages);
-
-static struct attribute *sgdma_dev_attrs[] = {
-	&dev_attr_dma_mask_bits.attr,
-	&dev_attr_max_segment_size.attr,
-	&dev_attr_segment_boundary.attr,
-	&dev_attr_numa_node.attr,
-	&dev_attr_iommu.attr,
-	&dev_attr_regions.attr,
-	&dev_attr_pinned_pages.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(sgdma_dev);
-
-static char *sgdma_devnode(SGDMA_DEVNODE_CONST struct device *node,
-			   umode_t *mode)
-{
-	return kasprintf(GFP_KERNEL, "sgdma/%s", dev_name(node));
-}
-
-static struct class sgdma_class = {
-	.name = "sgdma",
-	.devnode = sgdma_devnode,
-	.dev_groups = sgdma_dev_groups,
-};
-
-/* ----------------------------------------------------------------------- */
-/* Exposing and revoking                                                    */
-
-/*
- * Segments as long as a scatterlist entry holds: the PCI default of 64 KiB
- * would split every huge page into many.  Bounce buffers keep the offset in
- * the page, so a device sees the buffer's page layout whatever the DMA path.
- * Restored on un-expose.
- */
-static void sgdma_dev_setup_params(struct sgdma_dev *sd)
-{
-	struct device *dev = sd->dev;
-
-	sd->saved_dma_mask = dma_get_mask(dev);
-	sd->saved_coherent_mask = dev->coherent_dma_mask;
-	if (!dev->dma_parms)
-		return;
-	sd->saved_params = true;
-	sd->saved_max_seg = dev->dma_parms->max_segment_size;
-	sd->saved_seg_boundary = dev->dma_parms->segment_boundary_mask;
-	sd->saved_min_align = dev->dma_parms->min_align_mask;
-	dev->dma_parms->max_segment_size = UINT_MAX & PAGE_MASK;
-	dev->dma_parms->min_align_mask = PAGE_SIZE - 1;
-}
-
-static void sgdma_dev_restore_params(struct sgdma_dev *sd)
-{
-	struct device *dev = sd->dev;
-
-	if (dma_get_mask(dev) != sd->saved_dma_mask)
-		dma_set_mask(dev, sd->saved_dma_mask);
-	if (dev->coherent_dma_mask != sd->saved_coherent_mask)
-		dma_set_coherent_mask(dev, sd->saved_coherent_mask);
-	if (!sd->saved_params)
-		return;
-	dev->dma_parms->max_segment_size = sd->saved_max_seg;
-	dev->dma_parms->segment_boundary_mask = sd->saved_seg_boundary;
-	dev->dma_parms->min_align_mask = sd->saved_min_align;
-}
-
-/* Caller holds sgdma_lock; takes over the reference on @dev. */
-static int sgdma_expose_device(struct device *dev)
-{
-	struct sgdma_dev *sd;
-	int minor, ret;
-
-	if (sgdma_find_exposed(dev)) {
-		ret = -EEXIST;
-		goto err_put_device;
-	}
-	if (!dev->dma_mask) {
-		dev_warn(dev, "sgdma: device cannot do DMA, not exposed\n");
-		ret = -EINVAL;
-		goto err_put_device;
-	}
-
-	sd = kzalloc(sizeof(*sd), GFP_KERNEL);
-	if (!sd) {
-		ret = -ENOMEM;
-		goto err_put_device;
-	}
-	kref_init(&sd->kref);
-	sd->dev = dev;
-	mutex_init(&sd->lock);
-	INIT_LIST_HEAD(&sd->files);
-	init_rwsem(&sd->dma_config);
-
-	minor = ida_alloc_max(&sgdma_minors, SGDMA_MAX_DEVICES - 1,
-			      GFP_KERNEL);
-	if (minor < 0) {
-		ret = minor;
-		goto err_put_sd;
-	}
-	sd->devt = MKDEV(MAJOR(sgdma_devt_base), minor);
-
-	sd->cdev = cdev_alloc();
-	if (!sd->cdev) {
-		ret = -ENOMEM;
-		goto err_free_minor;
-	}
-	sd->cdev->ops = &sgdma_fops;
-	sd->cdev->owner = THIS_MODULE;
-
-	ret = xa_insert(&sgdma_devs, minor, sd, GFP_KERNEL);
-	if (ret)
-		goto err_put_cdev;
-	sgdma_dev_setup_params(sd);
-
-	ret = cdev_add(sd->cdev, sd->devt, 1);
-	if (ret)
-		goto err_erase;
-	sd->node = device_create(&sgdma_class, dev, sd->devt, sd, "%s",
-				 dev_name(dev));
-	if (IS_ERR(sd->node)) {
-		ret = PTR_ERR(sd->node);
-		goto err_cdev_del;
-	}
-	dev_info(dev, "sgdma: exposed as /dev/sgdma/%s\n", dev_name(dev));
-	return 0;
-
-err_cdev_del:
-	cdev_del(sd->cdev);
-	sd->cdev = NULL;
-err_erase:
-	sgdma_dev_restore_params(sd);
-	xa_erase(&sgdma_devs, minor);
-err_put_cdev:
-	if (sd->cdev)
-		kobject_put(&sd->cdev->kobj);
-err_free_minor:
-	ida_free(&sgdma_minors, minor);
-err_put_sd:
-	sgdma_dev_put(sd);	/* drops the device reference */
-	return ret;
-err_put_device:
-	put_device(dev);
-	return ret;
-}
-
-/*
- * Caller holds sgdma_lock.  Removes the node, then unmaps and unpins every
- * region of every open file; the files answer -ENODEV from then on.
- */
-static void sgdma_unexpose(struct sgdma_dev *sd)
-{
-	struct sgdma_file *f, *tmp;
-	unsigned int minor = MINOR(sd->devt);
-
-	xa_erase(&sgdma_devs, minor);
-	device_destroy(&sgdma_class, sd->devt);
-	cdev_del(sd->cdev);
-	ida_free(&sgdma_minors, minor);
-
-	mutex_lock(&sd->lock);
-	sd->revoked = true;
-	list_for_each_entry_safe(f, tmp, &sd->files, node)
-		sgdma_file_revoke(f);
-	mutex_unlock(&sd->lock);
-
-	sgdma_dev_restore_params(sd);
-	dev_info(sd->dev, "sgdma: no longer exposed\n");
-	sgdma_dev_put(sd);
-}
-
-/* vfio and the like move the device to a domain of their own. */
-static bool sgdma_driver_manages_dma(struct device *dev)
-{
-	if (!dev->driver)
-		return false;
-	if (dev_is_pci(dev))
-		return to_pci_driver(dev->driver)->driver_managed_dma;
-	if (dev_is_platform(dev))
-		return to_platform_driver(dev->driver)->driver_managed_dma;
-	return false;
-}
-
-static int sgdma_notify(struct notifier_block *nb, unsigned long action,
-			void *data)
-{
-	struct device *dev = data;
-	struct sgdma_dev *sd;
-
-	switch (action) {
-	case BUS_NOTIFY_DEL_DEVICE:
-	case BUS_NOTIFY_UNBIND_DRIVER:
-		break;
-	case BUS_NOTIFY_BIND_DRIVER:
-		/* Our mappings live in the domain such a driver replaces. */
-		if (sgdma_driver_manages_dma(dev))
-			break;
-		return NOTIFY_DONE;
-	default:
-		return NOTIFY_DONE;
-	}
-
-	mutex_lock(&sgdma_lock);
-	sd = sgdma_find_exposed(dev);
-	if (sd) {
-		dev_info(dev, "sgdma: device going away, revoking regions\n");
-		sgdma_unexpose(sd);
-	}
-	mutex_unlock(&sgdma_lock);
-	return NOTIFY_OK;
-}
-
-static struct notifier_block sgdma_nb[ARRAY_SIZE(sgdma_buses)];
-
-/* ----------------------------------------------------------------------- */
-/* expose / unexpose module parameters                                      */
-
 #define SGDMA_SPEC_SEPARATORS ", \t\n"
 
-/* Caller holds sgdma_lock. */
-static int sgdma_expose_list(char *list)
+/*
+ * Drivers known to make no DMA mappings of their own: sgdma may set the
+ * DMA parameters of a device they are bound to.
+ */
+static char sgdma_dma_free_drivers[256] =
+	"uio_pci_generic,uio_pdrv_genirq,pci-stub";
+static DEFINE_MUTEX(sgdma_drivers_lock);
+
+bool sgdma_driver_is_dma_free(const char *name)
+{
+	size_t len = strlen(name);
+	const char *p;
+	bool found = false;
+
+	mutex_lock(&sgdma_drivers_lock);
+	for (p = sgdma_dma_free_drivers; *p; p += strcspn(p, ",")) {
+		p += strspn(p, ",");
+		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len])) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&sgdma_drivers_lock);
+	return found;
+}
+
+static int sgdma_param_drivers_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	size_t len = strcspn(val, "\n");
+
+	if (len >= sizeof(sgdma_dma_free_drivers))
+		return -ENOSPC;
+	mutex_lock(&sgdma_drivers_lock);
+	memcpy(sgdma_dma_free_drivers, val, len);
+	sgdma_dma_free_drivers[len] = '\0';
+	mutex_unlock(&sgdma_drivers_lock);
+	return 0;
+}
+
+static int sgdma_param_drivers_get(char *buf, const struct kernel_param *kp)
+{
+	int len;
+
+	mutex_lock(&sgdma_drivers_lock);
+	len = sysfs_emit(buf, "%s\n", sgdma_dma_free_drivers);
+	mutex_unlock(&sgdma_drivers_lock);
+	return len;
+}
+
+static const struct kernel_param_ops sgdma_drivers_ops = {
+	.set = sgdma_param_drivers_set,
+	.get = sgdma_param_drivers_get,
+};
+module_param_cb(dma_free_drivers, &sgdma_drivers_ops, NULL, 0644);
+MODULE_PARM_DESC(dma_free_drivers,
+		 "Drivers that make no DMA mappings, comma separated: sgdma sets the DMA parameters of a device bound to one of them (default uio_pci_generic,uio_pdrv_genirq,pci-stub)");
+
+/* ----------------------------------------------------------------------- */
+/* expose / unexpose                                                        */
+
+/* expose= given at load, before the registry is up: every occurrence. */
+static DEFINE_MUTEX(sgdma_pending_lock);
+static char *sgdma_pending_expose;
+static bool sgdma_ready;
+
+static int sgdma_apply_specs(char *list, int (*fn)(const char *spec),
+			     bool ignore_exposed)
 {
 	char *spec;
 	int ret = 0;
 
 	while ((spec = strsep(&list, SGDMA_SPEC_SEPARATORS))) {
-		struct device *dev;
 		int err;
 
 		if (!*spec)
 			continue;
-		dev = sgdma_lookup_device(spec);
-		if (!dev) {
-			pr_warn("sgdma: no device %s\n", spec);
-			err = -ENODEV;
-		} else {
-			err = sgdma_expose_device(dev);
-		}
+		err = fn(spec);
+		if (err == -EEXIST && ignore_exposed)
+			err = 0;
 		if (err && !ret)
 			ret = err;
 	}
@@ -489,43 +154,33 @@ static int sgdma_expose_list(char *list)
 
 static int sgdma_param_expose_set(const char *val, const struct kernel_param *kp)
 {
-	char *list = kstrdup(val, GFP_KERNEL);
-	int ret;
+	char *list;
+	int ret = 0;
 
+	mutex_lock(&sgdma_pending_lock);
+	if (!sgdma_ready) {
+		list = kasprintf(GFP_KERNEL, "%s,%s",
+				 sgdma_pending_expose ?: "", val);
+		if (list) {
+			kfree(sgdma_pending_expose);
+			sgdma_pending_expose = list;
+		}
+		mutex_unlock(&sgdma_pending_lock);
+		return list ? 0 : -ENOMEM;
+	}
+	mutex_unlock(&sgdma_pending_lock);
+
+	list = kstrdup(val, GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
-	mutex_lock(&sgdma_lock);
-	switch (sgdma_state) {
-	case SGDMA_LOADING:	/* expose= at load: done once init ran */
-		kfree(sgdma_pending_expose);
-		sgdma_pending_expose = list;
-		list = NULL;
-		ret = 0;
-		break;
-	case SGDMA_READY:
-		ret = sgdma_expose_list(list);
-		break;
-	default:
-		ret = -ENODEV;
-	}
-	mutex_unlock(&sgdma_lock);
+	ret = sgdma_apply_specs(list, sgdma_expose, false);
 	kfree(list);
 	return ret;
 }
 
 static int sgdma_param_expose_get(char *buf, const struct kernel_param *kp)
 {
-	struct sgdma_dev *sd;
-	unsigned long minor;
-	int len = 0;
-
-	mutex_lock(&sgdma_lock);
-	xa_for_each(&sgdma_devs, minor, sd)
-		len += scnprintf(buf + len, PAGE_SIZE - len, "%s%s",
-				 len ? "," : "", dev_name(sd->dev));
-	mutex_unlock(&sgdma_lock);
-	len += scnprintf(buf + len, PAGE_SIZE - len, "\n");
-	return len;
+	return sgdma_list_exposed(buf, PAGE_SIZE);
 }
 
 static const struct kernel_param_ops sgdma_expose_ops = {
@@ -539,32 +194,12 @@ MODULE_PARM_DESC(expose,
 static int sgdma_param_unexpose_set(const char *val,
 				    const struct kernel_param *kp)
 {
-	char *list = kstrdup(val, GFP_KERNEL), *cursor = list, *spec;
-	int ret = 0;
+	char *list = kstrdup(val, GFP_KERNEL);
+	int ret;
 
 	if (!list)
 		return -ENOMEM;
-	mutex_lock(&sgdma_lock);
-	while (sgdma_state == SGDMA_READY &&
-	       (spec = strsep(&cursor, SGDMA_SPEC_SEPARATORS))) {
-		struct device *dev;
-		struct sgdma_dev *sd = NULL;
-
-		if (!*spec)
-			continue;
-		dev = sgdma_lookup_device(spec);
-		if (dev) {
-			sd = sgdma_find_exposed(dev);
-			put_device(dev);
-		}
-		if (sd)
-			sgdma_unexpose(sd);
-		else if (!ret)
-			ret = -ENODEV;
-	}
-	if (sgdma_state != SGDMA_READY)
-		ret = -ENODEV;
-	mutex_unlock(&sgdma_lock);
+	ret = sgdma_apply_specs(list, sgdma_unexpose_by_name, false);
 	kfree(list);
 	return ret;
 }
@@ -593,66 +228,33 @@ MODULE_PARM_DESC(pinned_pages, "Pages pinned, all devices (read only)");
 
 /* ----------------------------------------------------------------------- */
 
-static void sgdma_unregister_notifiers(unsigned int n)
-{
-	while (n--)
-		bus_unregister_notifier(sgdma_buses[n], &sgdma_nb[n]);
-}
-
 static int __init sgdma_init(void)
 {
-	unsigned int i;
+	char *pending;
 	int ret;
 
-	ret = alloc_chrdev_region(&sgdma_devt_base, 0, SGDMA_MAX_DEVICES,
-				  "sgdma");
-	if (ret)
-		return ret;
-	ret = class_register(&sgdma_class);
-	if (ret)
-		goto err_chrdev;
-	for (i = 0; i < ARRAY_SIZE(sgdma_buses); i++) {
-		sgdma_nb[i].notifier_call = sgdma_notify;
-		ret = bus_register_notifier(sgdma_buses[i], &sgdma_nb[i]);
-		if (ret) {
-			sgdma_unregister_notifiers(i);
-			goto err_class;
-		}
-	}
-
-	mutex_lock(&sgdma_lock);
-	sgdma_state = SGDMA_READY;
-	if (sgdma_pending_expose) {
-		/* A device that is missing is reported, not fatal. */
-		sgdma_expose_list(sgdma_pending_expose);
+	ret = sgdma_registry_init();
+	if (ret) {
 		kfree(sgdma_pending_expose);
-		sgdma_pending_expose = NULL;
+		return ret;
 	}
-	mutex_unlock(&sgdma_lock);
-	return 0;
 
-err_class:
-	class_unregister(&sgdma_class);
-err_chrdev:
-	unregister_chrdev_region(sgdma_devt_base, SGDMA_MAX_DEVICES);
-	kfree(sgdma_pending_expose);
-	return ret;
+	mutex_lock(&sgdma_pending_lock);
+	sgdma_ready = true;
+	pending = sgdma_pending_expose;
+	sgdma_pending_expose = NULL;
+	mutex_unlock(&sgdma_pending_lock);
+	/* A device that is missing or listed twice is reported, not fatal. */
+	if (pending)
+		sgdma_apply_specs(pending, sgdma_expose, true);
+	kfree(pending);
+	return 0;
 }
 
 static void __exit sgdma_exit(void)
 {
-	struct sgdma_dev *sd;
-	unsigned long minor;
-
-	sgdma_unregister_notifiers(ARRAY_SIZE(sgdma_buses));
-	mutex_lock(&sgdma_lock);
-	sgdma_state = SGDMA_GONE;
-	xa_for_each(&sgdma_devs, minor, sd)
-		sgdma_unexpose(sd);
-	mutex_unlock(&sgdma_lock);
-	class_unregister(&sgdma_class);
-	unregister_chrdev_region(sgdma_devt_base, SGDMA_MAX_DEVICES);
-	ida_destroy(&sgdma_minors);
+	sgdma_registry_exit();
+	sgdma_regions_exit();
 }
 
 module_init(sgdma_init);

@@ -1,20 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Regions: pin a user buffer, build a coalesced scatterlist, DMA-map it, and
- * report the mapped segments within the device's limits.
+ * Regions: pin a user buffer, build a coalesced scatterlist, DMA-map it,
+ * report the mapped segments within the device's limits, sync byte ranges,
+ * and release it all again on unregister, close or revocation, whichever
+ * comes first.  A region owns what its release needs (its device, mm and
+ * user), so nothing here knows the file that registered it.
  */
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/cred.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "sgdma_compat.h"
 #include "sgdma_internal.h"
 
 /* One page of page pointers: the pinning batch, never more. */
 #define SGDMA_PIN_BATCH (PAGE_SIZE / sizeof(struct page *))
+
+/* Segments computed per lock hold before they are copied out. */
+#define SGDMA_SEG_CHUNK 16
 
 static bool sgdma_region_device_writes(const struct sgdma_region *r)
 {
@@ -33,36 +44,144 @@ static enum dma_data_direction sgdma_dir_from_flags(u32 dir_flags)
 	}
 }
 
+/* ----------------------------------------------------------------------- */
+/* Accounting                                                               */
+
 /*
- * The largest scatterlist entry we build: the device's segment limit, and
- * the most one mapping may take (swiotlb bounces at most 256 KiB at once).
+ * Pinned pages count against RLIMIT_MEMLOCK of the registering user, as
+ * iommufd and io_uring count them: the charge stays with the pages, not the
+ * process, so neither execve, a fork chain nor passing the file on lets a
+ * user pin more.  The registering mm's pinned_vm shows them (VmPin).
  */
-static unsigned int sgdma_sg_max_segment(struct device *dev)
+static int sgdma_charge(struct sgdma_region *r)
 {
-	u64 max = min_t(u64, dma_get_max_seg_size(dev),
-			dma_max_mapping_size(dev));
+	long limit, cur, new;
 
-	max = min_t(u64, max, UINT_MAX);
-	return max_t(unsigned int, round_down(max, PAGE_SIZE), PAGE_SIZE);
-}
+	atomic64_add(r->npages, &r->mm->pinned_vm);
+	if (capable(CAP_IPC_LOCK))
+		return 0;
 
-static void sgdma_charge_undo(struct sgdma_file *f, unsigned long npages)
-{
-	atomic64_sub(npages, &f->mm->pinned_vm);
-}
-
-/* Pinned pages count against RLIMIT_MEMLOCK, as RDMA and VFIO do. */
-static int sgdma_charge(struct sgdma_file *f, unsigned long npages)
-{
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	u64 pinned = atomic64_add_return(npages, &f->mm->pinned_vm);
-
-	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
-		sgdma_charge_undo(f, npages);
-		return -ENOMEM;
-	}
+	limit = min_t(unsigned long, rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT,
+		      LONG_MAX);
+	/* The credentials keep the user alive (free_uid() is not exported on every kernel). */
+	r->cred = get_current_cred();
+	cur = atomic_long_read(&r->cred->user->locked_vm);
+	do {
+		if (check_add_overflow(cur, (long)r->npages, &new) ||
+		    new > limit) {
+			put_cred(r->cred);
+			r->cred = NULL;
+			atomic64_sub(r->npages, &r->mm->pinned_vm);
+			return -ENOMEM;
+		}
+	} while (!atomic_long_try_cmpxchg(&r->cred->user->locked_vm, &cur, new));
 	return 0;
 }
+
+static void sgdma_uncharge(struct sgdma_region *r)
+{
+	atomic64_sub(r->npages, &r->mm->pinned_vm);
+	if (r->cred) {
+		atomic_long_sub(r->npages, &r->cred->user->locked_vm);
+		put_cred(r->cred);
+		r->cred = NULL;
+	}
+}
+
+/*
+ * swiotlb's pool is shared by every device of the machine: a user may hold
+ * at most max_bounce_bytes of it through sgdma.
+ */
+struct sgdma_bounce_user {
+	atomic64_t bytes;
+};
+
+static DEFINE_XARRAY(sgdma_bounce_users);	/* uid -> sgdma_bounce_user */
+
+static struct sgdma_bounce_user *sgdma_bounce_user(kuid_t uid)
+{
+	unsigned long key = __kuid_val(uid);
+	struct sgdma_bounce_user *bu, *old;
+
+	bu = xa_load(&sgdma_bounce_users, key);
+	if (bu)
+		return bu;
+	bu = kzalloc(sizeof(*bu), GFP_KERNEL_ACCOUNT);
+	if (!bu)
+		return NULL;
+	old = xa_cmpxchg(&sgdma_bounce_users, key, NULL, bu, GFP_KERNEL);
+	if (old) {
+		kfree(bu);
+		return xa_is_err(old) ? NULL : old;
+	}
+	return bu;
+}
+
+/* Bytes of the mapping that went through bounce buffers. */
+static u64 sgdma_bounced_bytes(struct sgdma_region *r)
+{
+	struct device *dev = r->sd->dev;
+	struct scatterlist *sg;
+	unsigned int i;
+	u64 bytes = 0;
+
+	if (sgdma_dev_translated(dev))	/* an IOMMU bounces untrusted devices */
+		return dev_is_pci(dev) && to_pci_dev(dev)->untrusted ?
+		       r->length : 0;
+	/* Without an IOMMU every entry is mapped on its own. */
+	for_each_sgtable_dma_sg(r->sgt, sg, i)
+		if (sg_dma_address(sg) != phys_to_dma(dev, sg_phys(sg)))
+			bytes += sg_dma_len(sg);
+	return bytes;
+}
+
+static int sgdma_bounce_charge(struct sgdma_region *r)
+{
+	u64 bytes = sgdma_bounced_bytes(r);
+	struct sgdma_bounce_user *bu;
+
+	if (!bytes)
+		return 0;
+	bu = sgdma_bounce_user(current_uid());
+	if (!bu)
+		return -ENOMEM;
+	if (atomic64_add_return(bytes, &bu->bytes) > sgdma_max_bounce_bytes) {
+		atomic64_sub(bytes, &bu->bytes);
+		return -EIO;
+	}
+	r->bounce = bu;
+	r->bounced = bytes;
+	return 0;
+}
+
+static void sgdma_bounce_uncharge(struct sgdma_region *r)
+{
+	if (r->bounce)
+		atomic64_sub(r->bounced, &r->bounce->bytes);
+	r->bounce = NULL;
+}
+
+void sgdma_regions_exit(void)
+{
+	struct sgdma_bounce_user *bu;
+	unsigned long uid;
+
+	xa_for_each(&sgdma_bounce_users, uid, bu)
+		kfree(bu);
+	xa_destroy(&sgdma_bounce_users);
+}
+
+/* Regions count while mapped, pages while pinned. */
+static void sgdma_stats_add(struct sgdma_dev *sd, int regions, long pages)
+{
+	atomic_add(regions, &sd->nregions);
+	atomic64_add(pages, &sd->pinned_pages);
+	atomic_add(regions, &sgdma_total_regions);
+	atomic64_add(pages, &sgdma_total_pinned_pages);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Pinning                                                                  */
 
 static void sgdma_unpin(struct sg_table *sgt, bool dirty)
 {
@@ -73,54 +192,49 @@ static void sgdma_unpin(struct sg_table *sgt, bool dirty)
 		unsigned long npages = DIV_ROUND_UP(sg->offset + sg->length,
 						    PAGE_SIZE);
 
-		unpin_user_page_range_dirty_lock(sg_page(sg), npages, dirty);
+		sgdma_unpin_range(sg_page(sg), npages, dirty);
+		cond_resched();
 	}
 }
 
-/* Pin the pages under [addr, addr + npages pages) into r->sgt_append. */
-static int sgdma_pin(struct sgdma_region *r, unsigned long start,
-		     unsigned int max_segment)
+/* Pin the buffer's pages into r->sgt_append, entries up to @max_segment. */
+static int sgdma_pin(struct sgdma_region *r, unsigned int max_segment)
 {
-	unsigned int gup_flags = FOLL_LONGTERM;
-	unsigned long left = r->npages;
+	unsigned long start = r->addr & PAGE_MASK, left = r->npages;
+	bool write = sgdma_region_device_writes(r);
 	struct page **pages;
 	int ret = 0;
 
-	if (sgdma_region_device_writes(r))
-		gup_flags |= FOLL_WRITE;
-
-	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	pages = (struct page **)__get_free_page(GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
 
 	while (left) {
-		int pinned;
+		long pinned;
 
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-		pinned = pin_user_pages_fast(start,
-					     min_t(unsigned long, left,
-						   SGDMA_PIN_BATCH),
-					     gup_flags, pages);
+		pinned = sgdma_pin_user_pages(start,
+					      min_t(unsigned long, left,
+						    SGDMA_PIN_BATCH),
+					      write, pages);
 		if (pinned <= 0) {
 			ret = pinned ?: -EFAULT;
 			break;
 		}
 		left -= pinned;
 		start += (unsigned long)pinned << PAGE_SHIFT;
-		ret = sg_alloc_append_table_from_pages(&r->sgt_append, pages,
-						       pinned, 0,
-						       pinned * PAGE_SIZE,
-						       max_segment, left,
-						       GFP_KERNEL);
+		ret = sgdma_append_pages(&r->sgt_append, pages, pinned,
+					 max_segment, left, GFP_KERNEL_ACCOUNT);
 		if (ret) {
 			unpin_user_pages(pages, pinned);
 			break;
 		}
 		cond_resched();
 	}
+	sgdma_append_done(&r->sgt_append);
 	free_page((unsigned long)pages);
 	return ret;
 }
@@ -139,12 +253,28 @@ static void sgdma_trim(struct sgdma_region *r)
 	last->length -= tail;
 }
 
+/*
+ * The largest scatterlist entry we build: the device's segment limit, and
+ * the most one mapping may take (swiotlb bounces at most 256 KiB at once).
+ */
+static unsigned int sgdma_sg_max_segment(struct device *dev)
+{
+	u64 max = min_t(u64, dma_get_max_seg_size(dev),
+			dma_max_mapping_size(dev));
+
+	max = min_t(u64, max, UINT_MAX);
+	return max_t(unsigned int, round_down(max, PAGE_SIZE), PAGE_SIZE);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Reporting segments                                                       */
+
 static void sgdma_cursor_reset(struct sgdma_region *r)
 {
 	struct sgdma_seg_cursor *c = &r->cursor;
 
-	c->sg = r->sgt_append.sgt.sgl;
-	c->left = r->sgt_append.sgt.nents;
+	c->sg = r->sgt->sgl;
+	c->left = r->sgt->nents;
 	c->sg_off = 0;
 	c->buf_off = 0;
 	c->index = 0;
@@ -196,105 +326,342 @@ static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_ioc_seg *seg)
 	c->index++;
 }
 
+/* Move the cursor to segment @index; forward from where it is when it can. */
+static void sgdma_cursor_seek(struct sgdma_region *r, u64 index)
+{
+	struct sgdma_ioc_seg skip;
+
+	lockdep_assert_held(&r->lock);
+	if (index < r->cursor.index)
+		sgdma_cursor_reset(r);
+	while (r->cursor.index < index) {
+		sgdma_cursor_next(r, &skip);
+		if (!(r->cursor.index % 1024))
+			cond_resched();
+	}
+}
+
+/* Before the region is visible to anyone else. */
 static u64 sgdma_count_segs(struct sgdma_region *r)
 {
 	struct sgdma_ioc_seg seg;
 	u64 nsegs;
 
 	sgdma_cursor_reset(r);
-	while (r->cursor.left)
+	while (r->cursor.left) {
 		sgdma_cursor_next(r, &seg);
+		if (!(r->cursor.index % 1024))
+			cond_resched();
+	}
 	nsegs = r->cursor.index;
 	sgdma_cursor_reset(r);
 	return nsegs;
 }
 
-static void sgdma_stats_add(struct sgdma_dev *sd, long regions, long pages)
+/* ----------------------------------------------------------------------- */
+/* Mapping and releasing                                                    */
+
+/*
+ * Reads the device's DMA configuration for a new registration and keeps it
+ * from changing until the region is mapped under it (or fails).
+ */
+static int sgdma_region_reserve(struct sgdma_region *r,
+				unsigned int *max_entry)
 {
-	atomic_add(regions, &sd->nregions);
-	atomic64_add(pages, &sd->pinned_pages);
-	atomic_add(regions, &sgdma_total_regions);
-	atomic64_add(pages, &sgdma_total_pinned_pages);
+	struct sgdma_dev *sd = r->sd;
+	struct device *dev = sd->dev;
+	int ret = 0;
+
+	down_read(&sd->dma_lock);
+	if (sd->revoked) {
+		ret = -ENODEV;
+	} else {
+		atomic_inc(&sd->inflight);
+		r->limits.max_len = max_t(u64, dma_get_max_seg_size(dev), 1);
+		r->limits.boundary_mask = dma_get_seg_boundary(dev);
+		*max_entry = sgdma_sg_max_segment(dev);
+	}
+	up_read(&sd->dma_lock);
+	return ret;
 }
 
-int sgdma_region_create(struct sgdma_file *f, u64 addr, u64 length,
+/*
+ * Without an IOMMU each entry is mapped as it is, so none may cross the
+ * device's segment boundary (physically contiguous huge pages would):
+ * copy the table, cut at the boundaries.  Boundaries are page aligned, so
+ * every page stays in exactly one entry.
+ */
+static int sgdma_split_at_boundary(struct sgdma_region *r)
+{
+	struct device *dev = r->sd->dev;
+	u64 mask = r->limits.boundary_mask;
+	struct scatterlist *sg, *out;
+	unsigned long pieces = 0;
+	unsigned int i;
+	int ret;
+
+	if (mask == U64_MAX)
+		return 0;
+	for_each_sgtable_sg(r->sgt, sg, i) {
+		u64 start = phys_to_dma(dev, sg_phys(sg));
+
+		pieces += ((start + sg->length - 1) >> __ffs64(mask + 1)) -
+			  (start >> __ffs64(mask + 1)) + 1;
+	}
+	if (pieces == r->sgt->orig_nents)
+		return 0;
+	if (pieces > UINT_MAX)
+		return -E2BIG;
+
+	ret = sg_alloc_table(&r->split, pieces, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	out = r->split.sgl;
+	for_each_sgtable_sg(r->sgt, sg, i) {
+		phys_addr_t phys = sg_phys(sg);
+		u64 left = sg->length;
+
+		while (left) {
+			u64 bus = phys_to_dma(dev, phys);
+			u64 piece = min(left, (bus | mask) - bus + 1);
+
+			sg_set_page(out, pfn_to_page(PHYS_PFN(phys)), piece,
+				    offset_in_page(phys));
+			out = sg_next(out);
+			phys += piece;
+			left -= piece;
+		}
+		cond_resched();
+	}
+	/* The pages are the split table's now; only the entries go. */
+	sgdma_free_append(&r->sgt_append);
+	memset(&r->sgt_append, 0, sizeof(r->sgt_append));
+	r->sgt = &r->split;
+	return 0;
+}
+
+/*
+ * Mapped with DMA_ATTR_SKIP_CPU_SYNC and then synced for the device as a
+ * whole, which is what a plain map does: sgdma syncs explicitly at both
+ * ends, so that overlapping regions (one buffer registered twice, or two
+ * buffers sharing a cache line) never sync one another behind the user's
+ * back.
+ */
+static int sgdma_region_map(struct sgdma_region *r)
+{
+	struct sgdma_dev *sd = r->sd;
+	struct device *dev = sd->dev;
+	int ret;
+
+	down_read(&sd->dma_lock);
+	if (sd->revoked) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = sgdma_dev_check_iommu(sd);
+	if (ret)
+		goto out;
+
+	/* Userspace hears about a failure; it must not fill the kernel log. */
+	ret = dma_map_sgtable(dev, r->sgt, r->dir,
+			      DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN);
+	if (ret) {
+		dev_dbg(dev, "sgdma: mapping %llu bytes failed: %d\n",
+			r->length, ret);
+		ret = -EIO;
+		goto out;
+	}
+	ret = sgdma_bounce_charge(r);
+	if (ret) {
+		dma_unmap_sgtable(dev, r->sgt, r->dir, DMA_ATTR_SKIP_CPU_SYNC);
+		goto out;
+	}
+	dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
+
+	r->nsegs = sgdma_count_segs(r);
+	sgdma_stats_add(sd, 1, r->npages);
+	r->mapped = true;
+	spin_lock(&sd->regions_lock);
+	list_add_tail(&r->dev_node, &sd->regions);
+	spin_unlock(&sd->regions_lock);
+out:
+	atomic_dec(&sd->inflight);
+	up_read(&sd->dma_lock);
+	return ret;
+}
+
+/*
+ * Unmap without copying back from bounce buffers or invalidating caches:
+ * the application syncs what it wants to see (sgdma_sync_for_cpu), and an
+ * unmap that copied would overwrite what the CPU or another region of the
+ * same memory wrote since.  Then make sure the device has lost its way to
+ * the pages before they can be unpinned.
+ */
+static void sgdma_region_unmap_locked(struct sgdma_region *r)
+{
+	struct sgdma_dev *sd = r->sd;
+
+	lockdep_assert_held(&sd->dma_lock);
+	lockdep_assert_held(&r->lock);
+	spin_lock(&sd->regions_lock);
+	list_del_init(&r->dev_node);
+	spin_unlock(&sd->regions_lock);
+	/* A domain changed under us took its mappings with it. */
+	if (sgdma_dev_domain_intact(sd)) {
+		dma_unmap_sgtable(sd->dev, r->sgt, r->dir,
+				  DMA_ATTR_SKIP_CPU_SYNC);
+		sgdma_dev_flush_iotlb(sd);
+	}
+	r->mapped = false;
+	sgdma_stats_add(sd, -1, 0);
+}
+
+/* Only the caller that unmapped @r gets here, once. */
+static void sgdma_region_unpin(struct sgdma_region *r)
+{
+	sgdma_unpin(r->sgt, sgdma_region_device_writes(r));
+	sgdma_uncharge(r);
+	sgdma_bounce_uncharge(r);
+	sgdma_stats_add(r->sd, 0, -(long)r->npages);
+}
+
+static void sgdma_region_free(struct kref *kref)
+{
+	struct sgdma_region *r = container_of(kref, struct sgdma_region, kref);
+
+	sg_free_table(&r->split);
+	sgdma_free_append(&r->sgt_append);
+	mmdrop(r->mm);
+	sgdma_dev_put(r->sd);
+	kfree(r);
+}
+
+void sgdma_region_put(struct sgdma_region *r)
+{
+	kref_put(&r->kref, sgdma_region_free);
+}
+
+int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 			u32 dir_flags, struct sgdma_region **out)
 {
-	struct device *dev = f->sd->dev;
+	unsigned int max_entry;
 	struct sgdma_region *r;
-	u64 end;
+	u64 end, npages;
 	int ret;
 
 	if (!length || check_add_overflow(addr, length, &end) ||
 	    end > U64_MAX - PAGE_SIZE)
 		return -EINVAL;
-	if (length > sgdma_max_region_bytes)
+	npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
+	/* The scatterlist API counts pages in unsigned int. */
+	if (length > sgdma_max_region_bytes || npages > UINT_MAX)
 		return -E2BIG;
 	if (!access_ok(u64_to_user_ptr(addr), length))
 		return -EFAULT;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return -ENOMEM;
+	kref_init(&r->kref);
+	mutex_init(&r->lock);
+	INIT_LIST_HEAD(&r->dev_node);
+	kref_get(&sd->kref);
+	r->sd = sd;
+	r->mm = current->mm;
+	mmgrab(r->mm);
+	r->sgt = &r->sgt_append.sgt;
 	r->addr = addr;
 	r->length = length;
-	r->npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
+	r->npages = npages;
 	r->dir = sgdma_dir_from_flags(dir_flags);
 
-	ret = sgdma_charge(f, r->npages);
+	ret = sgdma_charge(r);
 	if (ret)
-		goto err_free;
-
-	down_read(&f->sd->dma_config);
-	r->limits.max_len = max_t(u64, dma_get_max_seg_size(dev), 1);
-	r->limits.boundary_mask = dma_get_seg_boundary(dev);
-
-	ret = sgdma_pin(r, addr & PAGE_MASK, sgdma_sg_max_segment(dev));
+		goto err_put;
+	ret = sgdma_region_reserve(r, &max_entry);
 	if (ret)
-		goto err_unpin;
-	sgdma_trim(r);
-
-	/* Userspace hears about a failure; it must not fill the kernel log. */
-	ret = dma_map_sgtable(dev, &r->sgt_append.sgt, r->dir,
-			      DMA_ATTR_NO_WARN);
+		goto err_uncharge;
+	ret = sgdma_pin(r, max_entry);
+	if (!ret) {
+		sgdma_trim(r);
+		ret = sgdma_split_at_boundary(r);
+	}
 	if (ret) {
-		dev_dbg(dev, "sgdma: mapping %llu bytes failed: %d\n",
-			length, ret);
-		ret = -EIO;
+		atomic_dec(&sd->inflight);
 		goto err_unpin;
 	}
-
-	r->nsegs = sgdma_count_segs(r);
-	sgdma_stats_add(f->sd, 1, r->npages);
-	up_read(&f->sd->dma_config);
+	ret = sgdma_region_map(r);
+	if (ret)
+		goto err_unpin;
 	*out = r;
 	return 0;
 
 err_unpin:
 	/* Pages pinned so far are all in the table; nothing was dirtied. */
-	sgdma_unpin(&r->sgt_append.sgt, false);
-	sg_free_append_table(&r->sgt_append);
-	up_read(&f->sd->dma_config);
-	sgdma_charge_undo(f, r->npages);
-err_free:
-	kfree(r);
+	sgdma_unpin(r->sgt, false);
+err_uncharge:
+	sgdma_uncharge(r);
+err_put:
+	sgdma_region_put(r);
 	return ret;
 }
 
-void sgdma_region_destroy(struct sgdma_file *f, struct sgdma_region *r)
+/* Unregister or close: the caller gave up its handle on @r. */
+void sgdma_region_release(struct sgdma_region *r)
 {
-	struct sg_table *sgt = &r->sgt_append.sgt;
+	struct sgdma_dev *sd = r->sd;
+	bool unmapped = false;
 
-	dma_unmap_sgtable(f->sd->dev, sgt, r->dir, 0);
-	sgdma_unpin(sgt, sgdma_region_device_writes(r));
-	sg_free_append_table(&r->sgt_append);
-	sgdma_charge_undo(f, r->npages);
-	sgdma_stats_add(f->sd, -1, -(long)r->npages);
-	kfree(r);
+	down_read(&sd->dma_lock);
+	mutex_lock(&r->lock);
+	if (r->mapped) {
+		sgdma_region_unmap_locked(r);
+		unmapped = true;
+	}
+	mutex_unlock(&r->lock);
+	up_read(&sd->dma_lock);
+	if (unmapped)
+		sgdma_region_unpin(r);
+	sgdma_region_put(r);
 }
 
-/* Segments go out in small chunks: no allocation sized by the caller. */
-#define SGDMA_SEG_CHUNK 16
+/*
+ * Revocation: unmap every region of @sd and refuse new mappings; when this
+ * returns nothing of the device is mapped.  Pages are unpinned after the
+ * device lock is dropped; the regions stay with their files, unmapped,
+ * until unregistered or closed.
+ */
+void sgdma_regions_revoke(struct sgdma_dev *sd)
+{
+	struct sgdma_region *r, *tmp;
+	LIST_HEAD(unmapped);
+
+	down_write(&sd->dma_lock);
+	sd->revoked = true;
+	while (!list_empty(&sd->regions)) {
+		r = list_first_entry(&sd->regions, struct sgdma_region,
+				     dev_node);
+		kref_get(&r->kref);
+		mutex_lock(&r->lock);
+		sgdma_region_unmap_locked(r);
+		mutex_unlock(&r->lock);
+		list_add_tail(&r->dev_node, &unmapped);
+		cond_resched();
+	}
+	up_write(&sd->dma_lock);
+
+	list_for_each_entry_safe(r, tmp, &unmapped, dev_node) {
+		list_del_init(&r->dev_node);
+		sgdma_region_unpin(r);
+		sgdma_region_put(r);
+	}
+}
+
+/* Why a region handed to an ioctl is no longer usable. */
+static int sgdma_region_gone(struct sgdma_region *r)
+{
+	return READ_ONCE(r->sd->revoked) ? -ENODEV : -ENOENT;
+}
 
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 			   struct sgdma_ioc_seg __user *useg)
@@ -306,20 +673,20 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 		return -EINVAL;
 	todo = min(*count, r->nsegs - first);
 
-	/* Paging forward resumes where the last call stopped. */
-	if (first < r->cursor.index)
-		sgdma_cursor_reset(r);
-	while (r->cursor.index < first) {
-		struct sgdma_ioc_seg skip;
-
-		sgdma_cursor_next(r, &skip);
-	}
-
+	/* Never copy to user memory under the region lock. */
 	while (done < todo) {
 		unsigned int i, n = min_t(u64, todo - done, SGDMA_SEG_CHUNK);
 
+		mutex_lock(&r->lock);
+		if (!r->mapped) {
+			mutex_unlock(&r->lock);
+			return sgdma_region_gone(r);
+		}
+		sgdma_cursor_seek(r, first + done);
 		for (i = 0; i < n; i++)
 			sgdma_cursor_next(r, &chunk[i]);
+		mutex_unlock(&r->lock);
+
 		if (copy_to_user(useg + done, chunk, n * sizeof(chunk[0])))
 			return -EFAULT;
 		done += n;
@@ -329,43 +696,67 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 	return 0;
 }
 
-/*
- * Sync exactly [offset, offset + length): the mapped segments hold the
- * buffer in order, so the range is a run of byte ranges of them.  Synced as
- * single ranges (which the DMA API allows inside any mapping) rather than as
- * a sub-list of the scatterlist, which DMA-API debugging rejects and which
- * would sync whole entries.
- */
-int sgdma_region_sync(struct sgdma_dev *sd, struct sgdma_region *r,
-		      u64 offset, u64 length, bool for_cpu)
+static void sgdma_sync_piece(struct device *dev, struct scatterlist *dma,
+			     u64 from, u64 len, enum dma_data_direction dir,
+			     bool for_cpu)
 {
-	struct scatterlist *sg;
-	u64 end, pos = 0;
-	unsigned int i;
+	if (for_cpu)
+		dma_sync_single_range_for_cpu(dev, sg_dma_address(dma), from,
+					      len, dir);
+	else
+		dma_sync_single_range_for_device(dev, sg_dma_address(dma),
+						 from, len, dir);
+}
+
+/*
+ * Sync exactly [offset, offset + length), in pieces that lie in one mapped
+ * segment (contiguous on the bus) and in one scatterlist entry (contiguous
+ * in memory): the single-range sync translates only a piece's first bus
+ * address, so a piece spanning pages that an IOMMU merged would get the
+ * cache maintenance of the wrong memory.  Single ranges, which the DMA API
+ * allows inside any mapping, rather than a sub-list of the scatterlist,
+ * which DMA-API debugging rejects and which would sync whole entries.
+ */
+int sgdma_region_sync(struct sgdma_region *r, u64 offset, u64 length,
+		      bool for_cpu)
+{
+	struct sgdma_dev *sd = r->sd;
+	struct scatterlist *cpu, *dma;
+	u64 end, pos, cpu_start = 0, dma_start = 0;
+	int ret = 0;
 
 	if (!length || check_add_overflow(offset, length, &end) ||
 	    end > r->length)
 		return -EINVAL;
 
-	for_each_sgtable_dma_sg(&r->sgt_append.sgt, sg, i) {
-		u64 next = pos + sg_dma_len(sg);
-
-		if (next > offset) {
-			u64 from = max(offset, pos) - pos;
-			u64 len = min(end, next) - pos - from;
-
-			if (for_cpu)
-				dma_sync_single_range_for_cpu(sd->dev,
-							      sg_dma_address(sg),
-							      from, len, r->dir);
-			else
-				dma_sync_single_range_for_device(sd->dev,
-								 sg_dma_address(sg),
-								 from, len, r->dir);
-		}
-		if (next >= end)
-			break;
-		pos = next;
+	down_read(&sd->dma_lock);
+	mutex_lock(&r->lock);
+	if (!r->mapped) {
+		ret = sgdma_region_gone(r);
+		goto out;
 	}
-	return 0;
+	cpu = r->sgt->sgl;
+	dma = r->sgt->sgl;
+	for (pos = offset; pos < end;) {
+		u64 piece_end;
+
+		while (cpu_start + cpu->length <= pos) {
+			cpu_start += cpu->length;
+			cpu = sg_next(cpu);
+		}
+		while (dma_start + sg_dma_len(dma) <= pos) {
+			dma_start += sg_dma_len(dma);
+			dma = sg_next(dma);
+		}
+		piece_end = min3(end, cpu_start + cpu->length,
+				 dma_start + sg_dma_len(dma));
+		sgdma_sync_piece(sd->dev, dma, pos - dma_start, piece_end - pos,
+				 r->dir, for_cpu);
+		pos = piece_end;
+		cond_resched();
+	}
+out:
+	mutex_unlock(&r->lock);
+	up_read(&sd->dma_lock);
+	return ret;
 }

@@ -180,20 +180,27 @@ int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
  * @len: length in bytes, > 0
  * @flags: SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL
  *
- * Pins the pages of @buf, maps them for DMA by the device and reads all
+ * Pins the pages of @buf, maps them for DMA by the device, hands the whole
+ * buffer to the device (as sgdma_sync_for_device() would) and reads all
  * the DMA segments.  The buffer must stay mapped (not munmap()ed nor
- * remapped) until sgdma_unregister().  The pinned pages count against
- * RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK.
+ * remapped) until sgdma_unregister().  The pinned pages count against the
+ * RLIMIT_MEMLOCK of the calling user, for all of that user's regions,
+ * unless the process has CAP_IPC_LOCK; the charge goes when the region
+ * does, whichever process holds it then.
  *
  * Return: the region, or NULL with errno set:
  *  EINVAL  @dev or @buf is NULL, @len is 0, @buf + @len overflows, or
  *          @flags is not one of the three values above
- *  EFAULT  the buffer is not fully mapped, is PROT_NONE, is I/O memory, or
- *          is read-only while the device writes it
+ *  EFAULT  the buffer is not fully mapped, is PROT_NONE, is I/O memory, is
+ *          read-only while the device writes it, or is a shared mapping of
+ *          a file whose filesystem tracks writes (ext4, xfs) while the
+ *          device writes it
  *  ENOMEM  over RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory
  *  E2BIG   longer than the module's max_region_bytes parameter
  *  ENOSPC  the device file has max_regions_per_file regions already
- *  EIO     the DMA mapping failed (e.g. no bounce buffer space)
+ *  EIO     the DMA mapping failed (e.g. no bounce buffer space, or over the
+ *          module's max_bounce_bytes for this user)
+ *  EBUSY   the device's IOMMU setup changed since it was exposed
  *  ENODEV  the device was revoked (un-exposed, unbound or removed)
  *  EPERM   called from a forked child of the process that opened @dev
  *  EPROTO  the module reported something inconsistent
@@ -310,9 +317,13 @@ int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len);
  * sgdma_unregister() - unmap and unpin a region, and free it
  * @r: the region
  *
- * The device must no longer access the buffer.  @r is freed even when the
- * module reports an error (e.g. -ENODEV after revocation: the module has
- * already unmapped the region), and drops its reference to the device.
+ * The device must no longer access the buffer.  Nothing is synced: what
+ * the device wrote is in the buffer only where sgdma_sync_for_cpu() was
+ * called for it (so that releasing one region never overwrites what the
+ * CPU, or the device through another region of the same memory, wrote
+ * since).  @r is freed even when the module reports an error (e.g.
+ * -ENODEV after revocation: the module has already unmapped the region),
+ * and drops its reference to the device.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL (nothing is freed)

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 extern "C" {
@@ -31,6 +33,23 @@ inline int mask_bits()
 {
 	return is_config("bounce") ? 28 : 64;
 }
+// The running kernel is @major.@minor or newer.
+inline bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+// Bus addresses keep the buffer's offset in the page: always without
+// bouncing; through swiotlb from 6.9 on (module/sgdma_compat.h says why).
+inline bool keeps_page_offset()
+{
+	return !is_config("bounce") || kernel_at_least(6, 9);
+}
+
 inline std::string node_path()
 {
 	return std::string("/dev/sgdma/") + sgt_edu_bdf();

@@ -176,4 +176,25 @@ TEST_F(ModuleLifecycle, UnloadsAndReloads)
 	ASSERT_EQ(0, stat(node_path().c_str(), &st)) << "expose= at load time";
 }
 
+// expose= given twice at load exposes the devices of both. The second one is
+// the guest's 9p root: its driver maps memory, so sgdma leaves it as it is.
+TEST_F(ModuleLifecycle, ExposeGivenTwiceAtLoadExposesBoth)
+{
+	const char *ko = getenv("SGDMA_KO");
+	ASSERT_NE(nullptr, ko);
+	ASSERT_EQ(0, sgt_unload_module());
+	const char *other = "0000:00:05.0";
+	std::string params = std::string("expose=") + sgt_edu_bdf() + " expose=" + other;
+	ASSERT_EQ(0, sgt_load_module(ko, params.c_str()));
+	struct stat st;
+	EXPECT_EQ(0, stat(node_path().c_str(), &st)) << "the first expose=";
+	EXPECT_EQ(0, stat((std::string("/dev/sgdma/") + other).c_str(), &st)) << "the second";
+	long long owns = -1;
+	EXPECT_EQ(
+	    0, sgt_read_ll((std::string("/sys/class/sgdma/") + other + "/owns_dma_params").c_str(),
+	                   &owns));
+	EXPECT_EQ(0, owns);
+	EXPECT_EQ(0, sgt_write_str(SGT_PARAM_DIR "/unexpose", other));
+}
+
 } // namespace

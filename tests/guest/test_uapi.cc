@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <linux/sgdma.h>
@@ -196,6 +197,14 @@ TEST_F(UapiTest, FlagsReservedAndSizes)
 	u.flags = 1;
 	EXPECT_EQ(EINVAL, call(SGDMA_IOC_UNREGISTER, &u));
 
+	// A struct is at most a page: the kernel checks no longer zero tail.
+	std::vector<uint8_t> page(8192, 0);
+	auto *info = reinterpret_cast<sgdma_ioc_info *>(page.data());
+	info->size = 4096;
+	EXPECT_EQ(0, call(SGDMA_IOC_INFO, info));
+	info->size = 4097;
+	EXPECT_EQ(E2BIG, call(SGDMA_IOC_INFO, info));
+
 	int dummy = 0;
 	EXPECT_EQ(ENOTTY, call(_IOWR(SGDMA_IOCTL_TYPE, 0x7f, int), &dummy));
 	EXPECT_EQ(ENOTTY, call(_IOWR('x', SGDMA_CMD_INFO, int), &dummy));
@@ -274,6 +283,9 @@ TEST_F(UapiTest, ModuleLimits)
 	long long old_bytes = param("max_region_bytes");
 	long long old_regions = param("max_regions_per_file");
 
+	// The scatterlist API counts a region's pages in 32 bits.
+	EXPECT_EQ(-ERANGE, set_param("max_region_bytes", 1LL << 50));
+	EXPECT_EQ(old_bytes, param("max_region_bytes"));
 	ASSERT_EQ(0, set_param("max_region_bytes", 8192));
 	EXPECT_EQ(E2BIG, reg(buf.data(), 8193, kBidi));
 	sgdma_ioc_register r;
@@ -342,6 +354,82 @@ TEST_F(UapiTest, MemlockLimitWithoutCapIpcLock)
 		return unreg(r.handle) ? 15 : 0;
 	});
 	EXPECT_EQ(0, status);
+}
+
+// Sends @fd over the unix socket @sock; 0 or -errno.
+int send_fd(int sock, int fd)
+{
+	char byte = 0, ctl[CMSG_SPACE(sizeof(int))] = {};
+	iovec iov = {&byte, 1};
+	msghdr msg = {};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof(ctl);
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+int recv_fd(int sock)
+{
+	char byte, ctl[CMSG_SPACE(sizeof(int))] = {};
+	iovec iov = {&byte, 1};
+	msghdr msg = {};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof(ctl);
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -errno;
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+// The memlock charge stays with the pinned pages, not with the process
+// that pinned them: passing the file on and exiting (or execve, or a fork
+// chain) does not let the same user pin more than RLIMIT_MEMLOCK.
+TEST_F(UapiTest, MemlockChargeFollowsThePagesNotTheProcess)
+{
+	int sv[2];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	// Each child: a new mm, no CAP_IPC_LOCK, 64 KiB of RLIMIT_MEMLOCK.
+	auto limited_child = [&](bool pass_on) {
+		return in_child([&] {
+			fd = open(node_path().c_str(), O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				return 9;
+			struct rlimit lim = {64 * 1024, 64 * 1024};
+			if (sgt_drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &lim))
+				return 10;
+			void *buf = mmap(nullptr, 48 * 1024, PROT_READ | PROT_WRITE,
+			                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (buf == MAP_FAILED)
+				return 14;
+			int err = reg(buf, 48 * 1024, kBidi);
+			if (err)
+				return err == ENOMEM ? 11 : 12;
+			if (pass_on && send_fd(sv[1], fd))
+				return 13;
+			return 0;
+		});
+	};
+	ASSERT_EQ(0, limited_child(true)) << "48 KiB under a 64 KiB limit";
+	int passed = recv_fd(sv[0]);
+	ASSERT_GE(passed, 0);
+	EXPECT_EQ(12, param("pinned_pages")) << "the passed file keeps its region";
+	EXPECT_EQ(11, limited_child(false)) << "the same user pinned beyond its limit";
+	close(passed);
+	EXPECT_EQ(0, limited_child(false)) << "the charge went with the region";
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_F(UapiTest, ForkedChildMayOnlyQuery)

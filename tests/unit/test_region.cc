@@ -131,7 +131,8 @@ TEST_F(Lib, RegisterErrors)
 {
 	const ErrCase cases[] = {
 	    {EFAULT, "buffer is not fully mapped, is PROT_NONE, I/O memory, "
-	             "or read-only while the device writes"},
+	             "read-only while the device writes"},
+	    {EFAULT, "a shared mapping of a file whose filesystem tracks writes"},
 	    {ENOMEM, "over the locked-memory limit (RLIMIT_MEMLOCK "},
 	    {ENOMEM, "raise `ulimit -l` or grant CAP_IPC_LOCK"},
 	    {E2BIG, "max_region_bytes"},
@@ -141,6 +142,8 @@ TEST_F(Lib, RegisterErrors)
 	    {EPERM, "called from a forked child: regions belong to the "
 	            "process that opened the device"},
 	    {EIO, "DMA mapping"},
+	    {EIO, "max_bounce_bytes"},
+	    {EBUSY, "the IOMMU setup of 0000:00:03.0 changed since it was exposed"},
 	    {EINVAL, "REGISTER ioctl on 0000:00:03.0 failed"},
 	};
 	for (const auto &c : cases) {
@@ -165,8 +168,9 @@ TEST_F(Lib, RegisterEnomemMessageSizes)
 	if (rl.rlim_cur == RLIM_INFINITY)
 		EXPECT_HAS(sgdma_last_error(), "(RLIMIT_MEMLOCK unlimited)");
 	else
-		EXPECT_HAS(sgdma_last_error(),
-		           "(RLIMIT_MEMLOCK " + std::to_string(rl.rlim_cur / 1024) + " KiB)");
+		EXPECT_HAS(sgdma_last_error(), "(RLIMIT_MEMLOCK " +
+		                                   std::to_string(rl.rlim_cur / 1024) +
+		                                   " KiB, counted");
 	EXPECT_EQ(sgdma_dev_register(dev, b.data(), 4097, 3), nullptr);
 	EXPECT_HAS(sgdma_last_error(), ": 4097 bytes over the ");
 }
