@@ -177,83 +177,45 @@ static inline void sgdma_unpin_range(struct page *page, unsigned long npages,
 }
 
 /*
- * Long-term pins that a later write or writeback would betray, refused or
- * made safe by the kernel itself from 6.5 on (6.2 for read pins):
- *  - a read pin of a page in a private (copy-on-write) mapping that was
- *    never written pins the shared zero page or a page-cache page, which
- *    the next write replaces: the device would read stale data.  Break the
- *    sharing now, as RDMA did on these kernels (FOLL_FORCE | FOLL_WRITE).
- *  - a write pin of a shared file mapping whose filesystem tracks dirty
- *    pages (ext4, xfs) lets the device write behind the filesystem's back:
- *    refuse it (-EFAULT, as 6.5 does).
- * The checks look at each VMA under mmap_lock, so they cannot be bypassed
- * by a racing mmap.  Returns the pages pinned (maybe fewer than @nr_pages,
- * stopping at a VMA boundary) or a negative errno.
+ * From 6.5 on, long-term write pins of shared mappings of files whose
+ * filesystem tracks dirty pages are refused by the kernel itself; before,
+ * sgdma refuses them (sgdma_region.c).  From 6.2 on, a read pin of private
+ * anonymous memory unshares what a later write would replace.
  */
 #if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
-static inline long sgdma_pin_user_pages(unsigned long start,
-					unsigned long nr_pages, bool write,
-					struct page **pages)
-{
-	return pin_user_pages_fast(start, nr_pages,
-				   FOLL_LONGTERM | (write ? FOLL_WRITE : 0),
-				   pages);
-}
+#define SGDMA_GUP_REFUSES_UNTRACKED_WRITES true
 #else
-/* Before 6.2 a read pin must break copy-on-write itself. */
+#define SGDMA_GUP_REFUSES_UNTRACKED_WRITES false
+#endif
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
-#define SGDMA_READ_PIN_BREAKS_COW false
+#define SGDMA_GUP_UNSHARES_ANON true
 #else
-#define SGDMA_READ_PIN_BREAKS_COW true
+#define SGDMA_GUP_UNSHARES_ANON false
 #endif
 
-static inline bool sgdma_vma_needs_dirty_tracking(struct vm_area_struct *vma)
+static inline struct vm_area_struct *sgdma_vma_lookup(struct mm_struct *mm,
+						      unsigned long addr)
 {
-	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) != (VM_SHARED | VM_WRITE))
-		return false;
-	if (vma->vm_ops &&
-	    (vma->vm_ops->page_mkwrite || vma->vm_ops->pfn_mkwrite))
-		return true;
-	return vma->vm_file &&
-	       mapping_can_writeback(vma->vm_file->f_mapping);
-}
+#if KERNEL_VERSION(5, 14, 0) <= LINUX_VERSION_CODE
+	return vma_lookup(mm, addr);
+#else
+	struct vm_area_struct *vma = find_vma(mm, addr);
 
-static inline long sgdma_pin_user_pages(unsigned long start,
-					unsigned long nr_pages, bool write,
-					struct page **pages)
-{
-	struct mm_struct *mm = current->mm;
-	unsigned int gup_flags = FOLL_LONGTERM;
-	struct vm_area_struct *vma;
-	long ret;
-
-	mmap_read_lock(mm);
-	vma = find_vma(mm, start);
-	if (!vma || vma->vm_start > start) {
-		ret = -EFAULT;
-		goto out;
-	}
-	nr_pages = min(nr_pages, (vma->vm_end - start) >> PAGE_SHIFT);
-	if (write) {
-		if (sgdma_vma_needs_dirty_tracking(vma)) {
-			ret = -EFAULT;
-			goto out;
-		}
-		gup_flags |= FOLL_WRITE;
-	} else if (SGDMA_READ_PIN_BREAKS_COW &&
-		   (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE) {
-		/* FOLL_FORCE would also open PROT_NONE: check reads first. */
-		if (!(vma->vm_flags & VM_READ)) {
-			ret = -EFAULT;
-			goto out;
-		}
-		gup_flags |= FOLL_WRITE | FOLL_FORCE;
-	}
-	ret = pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
-out:
-	mmap_read_unlock(mm);
-	return ret;
-}
+	return vma && vma->vm_start <= addr ? vma : NULL;
 #endif
+}
+
+/* pin_user_pages() with mmap_lock held; 6.5 dropped the vmas argument. */
+static inline long sgdma_pin_user_pages_locked(unsigned long start,
+					       unsigned long nr_pages,
+					       unsigned int gup_flags,
+					       struct page **pages)
+{
+#if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
+	return pin_user_pages(start, nr_pages, gup_flags, pages);
+#else
+	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#endif
+}
 
 #endif /* SGDMA_COMPAT_H */

@@ -6,6 +6,7 @@
  * comes first.  A region owns what its release needs (its device, mm and
  * user), so nothing here knows the file that registered it.
  */
+#include <linux/backing-dev.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
@@ -197,6 +198,74 @@ static void sgdma_unpin(struct sg_table *sgt, bool dirty)
 	}
 }
 
+/* What 6.5's vma_needs_dirty_tracking() refuses long-term write pins of. */
+static bool sgdma_vma_tracks_writes(struct vm_area_struct *vma)
+{
+	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) != (VM_SHARED | VM_WRITE))
+		return false;
+	if (vma->vm_ops &&
+	    (vma->vm_ops->page_mkwrite || vma->vm_ops->pfn_mkwrite))
+		return true;
+	return vma->vm_file && mapping_can_writeback(vma->vm_file->f_mapping);
+}
+
+/*
+ * A read pin of a private (copy-on-write) mapping must hold the page that a
+ * later CPU write keeps, or the device reads stale data.  sgdma breaks the
+ * sharing itself (FOLL_FORCE | FOLL_WRITE, as RDMA did) where the kernel
+ * does not do it right: before 6.2 for any private mapping (the kernel pins
+ * the shared zero page or a page-cache page), and for private mappings of
+ * files on every kernel (up to 7.3 at least, unsharing a huge page of one,
+ * a memfd's after MADV_COLLAPSE, never finishes: the pin loops forever).
+ */
+static bool sgdma_read_pin_breaks_cow(struct vm_area_struct *vma)
+{
+	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) != VM_MAYWRITE)
+		return false;
+	return !SGDMA_GUP_UNSHARES_ANON || vma->vm_file;
+}
+
+/*
+ * Pin up to @nr pages from @start, stopping at the end of a VMA where its
+ * kind decides how.  Returns the pages pinned or a negative errno.
+ */
+static long sgdma_pin_batch(unsigned long start, unsigned long nr, bool write,
+			    struct page **pages)
+{
+	unsigned int gup_flags = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long ret;
+
+	if (write && SGDMA_GUP_REFUSES_UNTRACKED_WRITES)
+		return pin_user_pages_fast(start, nr, gup_flags, pages);
+
+	mmap_read_lock(mm);
+	vma = sgdma_vma_lookup(mm, start);
+	if (!vma) {
+		ret = -EFAULT;
+		goto out;
+	}
+	nr = min(nr, (vma->vm_end - start) >> PAGE_SHIFT);
+	if (write ? sgdma_vma_tracks_writes(vma) :
+		    sgdma_read_pin_breaks_cow(vma) && !(vma->vm_flags & VM_READ)) {
+		/* FOLL_FORCE would also open a PROT_NONE mapping. */
+		ret = -EFAULT;
+		goto out;
+	}
+	if (write || !sgdma_read_pin_breaks_cow(vma)) {
+		mmap_read_unlock(mm);
+		return pin_user_pages_fast(start, nr, gup_flags, pages);
+	}
+	/* Under the lock the VMA was checked with. */
+	ret = sgdma_pin_user_pages_locked(start, nr,
+					  gup_flags | FOLL_WRITE | FOLL_FORCE,
+					  pages);
+out:
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /* Pin the buffer's pages into r->sgt_append, entries up to @max_segment. */
 static int sgdma_pin(struct sgdma_region *r, unsigned int max_segment)
 {
@@ -216,10 +285,10 @@ static int sgdma_pin(struct sgdma_region *r, unsigned int max_segment)
 			ret = -EINTR;
 			break;
 		}
-		pinned = sgdma_pin_user_pages(start,
-					      min_t(unsigned long, left,
-						    SGDMA_PIN_BATCH),
-					      write, pages);
+		pinned = sgdma_pin_batch(start,
+					 min_t(unsigned long, left,
+					       SGDMA_PIN_BATCH),
+					 write, pages);
 		if (pinned <= 0) {
 			ret = pinned ?: -EFAULT;
 			break;

@@ -265,10 +265,9 @@ void *sgdma_region_addr(const struct sgdma_region *r);
  * without moving anything); compare with sgdma_dev_info()'s @numa_node.
  * Pages are counted in units of the system page size, one per page the
  * buffer touches, also inside a transparent huge page.  A page the kernel
- * reports no node for (e.g. the shared zero page of a never-written buffer
- * registered SGDMA_TO_DEVICE) is not counted, so the sum can be below the
- * region's page count; nor is a page of a buffer munmap()ed while
- * registered (against the rules of sgdma_dev_register()).  Pinned pages do
+ * reports no node for (e.g. of a buffer munmap()ed while registered,
+ * against the rules of sgdma_dev_register()) is not counted, so the sum can
+ * be below the region's page count.  Pinned pages do
  * not migrate while registered (the kernel refuses to move them), so the
  * answer holds until sgdma_unregister().
  *
@@ -291,8 +290,9 @@ int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node
  * @len: bytes, > 0, with @off + @len <= sgdma_region_len(@r)
  *
  * Call after the CPU wrote the range and before the device reads it (or
- * before the device writes it, to drop stale cache lines).  The bytes
- * synced may extend to the pages around the range.
+ * before the device writes it, to drop stale cache lines).  Exactly the
+ * bytes of the range are copied to bounce buffers; caches are maintained
+ * in whole cache lines where the machine needs it.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL, @len is 0 or the range is outside the region

@@ -10,6 +10,9 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 using namespace sgt;
 
@@ -64,6 +67,50 @@ TEST_F(SgdmaDmaTest, DeviceReadsPrivateFileMappingWrittenAfterRegistering)
 	munmap(p, 8192);
 	close(fd);
 	unlink(path);
+}
+
+// The same for a huge page of a file (a memfd's, after MADV_COLLAPSE): the
+// kernel's own unsharing of such a page never finishes, so the pin must
+// not leave it to the kernel. Runs in a child, which is killed if the
+// registration hangs.
+TEST_F(SgdmaDmaTest, DeviceReadsPrivateMappingOfAFileHugePage)
+{
+	constexpr size_t kHuge = 2 << 20;
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int mfd = memfd_create("sgdma-thp", 0);
+		if (mfd < 0 || ftruncate(mfd, kHuge))
+			_exit(10);
+		std::vector<uint8_t> old(kHuge, 0x11);
+		if (write(mfd, old.data(), kHuge) != (ssize_t)kHuge)
+			_exit(11);
+		// A 2 MiB aligned place for the mapping.
+		auto *area = static_cast<uint8_t *>(
+		    mmap(nullptr, 2 * kHuge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+		auto *p = reinterpret_cast<uint8_t *>(
+		    (reinterpret_cast<uintptr_t>(area) + kHuge - 1) & ~(kHuge - 1));
+		if (mmap(p, kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, mfd, 0) != p)
+			_exit(12);
+		madvise(p, kHuge, 25 /* MADV_COLLAPSE, 6.1 and later */);
+		volatile uint8_t sink = p[0];
+		(void)sink;
+		// Regions belong to the process that opened the device.
+		sgdma_dev *mine = sgdma_open(sgt_edu_bdf());
+		if (!mine)
+			_exit(13);
+		expect_device_reads_later_writes(mine, edu, p, 25);
+		_exit(::testing::Test::HasFailure() ? 1 : 0);
+	}
+	int status = -1;
+	for (int i = 0; i < 600 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(100000);
+	if (waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		FAIL() << "the registration did not return in 60 s";
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
 }
 
 // A filesystem that tracks dirty pages (ext4) must see every write: a

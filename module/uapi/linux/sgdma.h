@@ -5,8 +5,8 @@
  *
  * Every ioctl argument starts with @size (the caller's sizeof the struct)
  * and @flags.  A larger @size than the kernel knows is accepted when the
- * extra bytes are zero (-E2BIG otherwise); a smaller one than the first
- * published version is -EINVAL.  Unknown flags and non-zero reserved fields
+ * extra bytes are zero (-E2BIG otherwise, and always above 4096); a smaller
+ * one than the first published version is -EINVAL.  Unknown flags and non-zero reserved fields
  * are -EINVAL.  An unknown ioctl is -ENOTTY.
  *
  * Errors common to every ioctl:
@@ -71,13 +71,21 @@ struct sgdma_ioc_info {
  * @nsegs: out, number of DMA segments GET_SEGS reports for the region;
  *         0 on input
  *
+ * The whole buffer is handed to the device, as a SYNC for the device of
+ * every byte would; UNREGISTER syncs nothing back.
+ *
  * Errors: -EINVAL (length 0, @addr + @length overflows, bad flags or
  * reserved), -EFAULT (a page is not mapped, is PROT_NONE, is I/O memory,
- * is read-only while the device may write, or @addr is not a user address),
- * -E2BIG (longer than the max_region_bytes module parameter), -ENOSPC (the
- * file has max_regions_per_file regions), -ENOMEM (over RLIMIT_MEMLOCK
- * without CAP_IPC_LOCK, or out of memory), -EIO (the DMA mapping failed, e.g.
- * no bounce buffer space for a device with a small mask).
+ * is read-only while the device may write, is a shared mapping of a file
+ * whose filesystem tracks writes while the device may write, or @addr is
+ * not a user address), -E2BIG (longer than the max_region_bytes module
+ * parameter), -ENOSPC (the file has max_regions_per_file regions), -ENOMEM
+ * (over the RLIMIT_MEMLOCK of the calling user without CAP_IPC_LOCK, or out
+ * of memory), -EIO (the DMA mapping failed, e.g. no bounce buffer space for
+ * a device with a small mask, or over the max_bounce_bytes module parameter
+ * for the calling user), -EBUSY (the device's IOMMU domain changed since it
+ * was exposed, or a device of its IOMMU group is owned by a driver that
+ * manages DMA itself).
  */
 struct sgdma_ioc_register {
 	__u32 size;
