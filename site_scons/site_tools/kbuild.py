@@ -33,7 +33,7 @@ def _kernel_module(env, target_dir, sources, **kw):
     name = e.get('MODULE_NAME', 'sgdma')
     ko = e.Command(os.path.join(str(target_dir), name + '.ko'), sources,
                    e.Action(_kbuild, 'KBUILD $TARGET ($KERNEL_BUILD)'))
-    e.Depends(ko, e.Value(e['KERNEL_BUILD']))
+    e.Depends(ko, e.Value([e['KERNEL_BUILD']] + list(e.get('KBUILD_FLAGS', []))))
     e.Clean(ko, str(target_dir))
     return ko
 

@@ -11,13 +11,36 @@ example=$4
 filter=${5:-}
 rc=0
 
+# On a kernel with kmemleak (the debug kernel), scan after each part: an
+# object allocated on sgdma's behalf and no longer referenced fails it.
+kmemleak=/sys/kernel/debug/kmemleak
+[ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+[ -w "$kmemleak" ] && echo clear >"$kmemleak"
+leak_check() {
+	[ -w "$kmemleak" ] || return 0
+	# Twice: kmemleak reports an object only when two scans find it.
+	echo scan >"$kmemleak"
+	echo scan >"$kmemleak"
+	cat "$kmemleak" >"$SGVM_OUT/kmemleak-$1.log"
+	echo clear >"$kmemleak"
+	if grep -q sgdma "$SGVM_OUT/kmemleak-$1.log"; then
+		echo "FAIL kmemleak after $1" >>"$SGVM_OUT/kmemleak.results"
+		cat "$SGVM_OUT/kmemleak-$1.log"
+		rc=1
+	else
+		echo "PASS kmemleak after $1" >>"$SGVM_OUT/kmemleak.results"
+	fi
+}
+
 if [ -n "$filter" ]; then
 	"$bin" --gtest_filter="$filter" --gtest_output="xml:$SGVM_OUT/suite.xml" || rc=1
+	leak_check suite
 	exit $rc
 fi
 # Unloading needs a process that never opened the device: run those first.
 "$bin" --gtest_filter='ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/module.xml" || rc=1
 "$bin" --gtest_filter='-ModuleLifecycle.*' --gtest_output="xml:$SGVM_OUT/suite.xml" || rc=1
+leak_check suite
 
 # The documented userspace-driver example (docs/userspace-driver.md).
 if "$example" >"$SGVM_OUT/example.log" 2>&1; then
@@ -33,6 +56,7 @@ cat "$SGVM_OUT/example.log"
 tools_dir=$(dirname "$0")/../tools
 "$tools_dir/test-sgdump.sh" "$sgdump" >"$SGVM_OUT/sgdump.results" 2>&1 || rc=1
 cat "$SGVM_OUT/sgdump.results"
+leak_check tools
 
 # The ioctl fuzzer (tests/fuzz/sgdma-fuzz.c), sized for CI (whichever comes
 # first: the guest's clock is virtual, the call count is not); a failure
@@ -48,4 +72,5 @@ else
 	rc=1
 fi
 cat "$SGVM_OUT/fuzz.log"
+leak_check fuzz
 exit $rc

@@ -1,0 +1,43 @@
+"""The test machine's DMA configurations, described once for sgvm and SCons.
+
+Every configuration is a q35 machine with 1 GiB in two NUMA nodes and only
+256 MiB below 4 GiB (so user pages sit above 4 GiB and the swiotlb pool
+below 256 MiB), and QEMU's edu DMA device; they differ in what stands
+between the device and memory.
+"""
+
+from dataclasses import dataclass, field
+
+ALL_ONES = "0xffffffffffffffff"
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    about: str
+    machine_opts: str = ""  # appended to -M q35,...
+    devices: list = field(default_factory=list)  # before any PCI device
+    kernel_args: str = ""
+    edu_bus: str = "bus=pcie.0,addr=0x4"  # where edu plugs in
+    edu_bdf: str = "0000:00:04.0"  # and the address the guest sees
+    edu_mask: str = ALL_ONES  # edu's dma_mask property; None: its own 28 bits
+
+
+CONFIGS = {
+    m.name: m
+    for m in [
+        Machine("iommu", "an IOMMU translates: scattered pages become one bus range",
+                machine_opts=",kernel-irqchip=split",
+                devices=["-device", "intel-iommu,intremap=on"], kernel_args="intel_iommu=on"),
+        Machine("direct", "no IOMMU: bus address = physical address, one segment per run of pages"),
+        # The edu device's own 28-bit mask: swiotlb bounces everything above.
+        Machine("bounce", "28-bit DMA mask: swiotlb bounce buffers below 256 MiB", edu_mask=None),
+        # Like direct, but edu sits behind a PCI expander bridge on node 1, so
+        # its sysfs numa_node reads 1. Only bridges plug into pxb-pcie; the
+        # 9p devices stay on pcie.0 (their bus= is explicit).
+        Machine("numa", "the device on NUMA node 1, behind a PCI expander bridge",
+                devices=["-device", "pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0,addr=0x4",
+                         "-device", "pcie-root-port,id=rp1,bus=pxb1,chassis=1"],
+                edu_bus="bus=rp1", edu_bdf="0000:81:00.0"),
+    ]
+}
