@@ -351,6 +351,15 @@ static void sgdma_revoke(struct sgdma_dev *sd)
 	/* New opens fail; the minor stays reserved for open files. */
 	xa_store(&sgdma_devs, MINOR(sd->devt), NULL, GFP_KERNEL);
 	sgdma_regions_revoke(sd);
+	/*
+	 * Nothing of ours is mapped any more: let the group go with the
+	 * device (5.10's intel-iommu oopses freeing a group that outlived the
+	 * removal of its device).
+	 */
+	if (sd->group) {
+		iommu_group_put(sd->group);
+		WRITE_ONCE(sd->group, NULL);
+	}
 	device_destroy(&sgdma_class, sd->devt);
 	sd->node = NULL;
 	cdev_del(sd->cdev);
@@ -423,7 +432,7 @@ static bool sgdma_concerns(struct device *dev, struct iommu_group *group)
 
 	rcu_read_lock();
 	xa_for_each(&sgdma_devs, minor, sd)
-		if (sd->dev == dev || (group && sd->group == group))
+		if (sd->dev == dev || (group && READ_ONCE(sd->group) == group))
 			found = true;
 	rcu_read_unlock();
 	return found;
