@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,7 +240,10 @@ static int bind_uio(struct edu *e)
 	return 0;
 }
 
-/* Map BAR0, UIO map 0: mmap offset N * page size selects map N. */
+/*
+ * Map BAR0: UIO map 0 (mmap offset N * page size selects map N), or the
+ * PCI resource file where uio_pci_generic offers no maps (before 5.12).
+ */
 static int map_regs(struct edu *e)
 {
 	char path[512], buf[32], uio[256] = "";
@@ -258,16 +262,28 @@ static int map_regs(struct edu *e)
 	if (!uio[0])
 		return error("%s has no UIO device under %s", e->bdf, path);
 
-	snprintf(path, sizeof(path), "/sys/class/uio/%s/maps/map0/size", uio);
-	if (read_sysfs(path, buf, sizeof(buf)))
-		return error("%s has no map0 (%s)", uio, path);
-	e->regs_len = strtoul(buf, NULL, 0);
-
 	snprintf(path, sizeof(path), "/dev/%s", uio);
 	e->uio_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (e->uio_fd < 0)
 		return error("cannot open %s: %s", path, strerror(errno));
-	p = mmap(NULL, e->regs_len, PROT_READ | PROT_WRITE, MAP_SHARED, e->uio_fd, 0);
+
+	snprintf(path, sizeof(path), "/sys/class/uio/%s/maps/map0/size", uio);
+	if (!read_sysfs(path, buf, sizeof(buf))) {
+		e->regs_len = strtoul(buf, NULL, 0);
+		p = mmap(NULL, e->regs_len, PROT_READ | PROT_WRITE, MAP_SHARED, e->uio_fd, 0);
+		snprintf(path, sizeof(path), "/dev/%s", uio);
+	} else {
+		struct stat st;
+		int fd;
+
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource0", e->bdf);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st))
+			return error("%s has no UIO map and no %s: %s", uio, path, strerror(errno));
+		e->regs_len = (size_t)st.st_size;
+		p = mmap(NULL, e->regs_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+	}
 	if (p == MAP_FAILED)
 		return error("cannot map BAR0 through %s: %s", path, strerror(errno));
 	e->regs = p;

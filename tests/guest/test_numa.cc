@@ -205,11 +205,12 @@ TEST_F(NumaTest, ForkedChildGetsEperm)
 	munmap(p, len);
 }
 
-// What the kernel does (6.1 and 6.12 alike) with FOLL_LONGTERM-pinned pages
-// asked to move: move_pages(2) migrates none of them, returns how many it
-// did not migrate and leaves their status entries unwritten; the pages stay
-// put.  An unregistered buffer moves (the control), and so does the same
-// buffer once unregistered.
+// What the kernel does with FOLL_LONGTERM-pinned pages asked to move:
+// move_pages(2) migrates none of them, returns a positive count of pages
+// not migrated (all of them from 6.1 on; 5.10 counts one fewer) and leaves
+// their status entries unwritten; the pages stay put.  An unregistered
+// buffer moves (the control), and so does the same buffer once
+// unregistered.
 TEST_F(NumaTest, PinnedPagesDoNotMoveWithMovePages)
 {
 	const size_t n = 16, len = n * kPage;
@@ -221,7 +222,12 @@ TEST_F(NumaTest, PinnedPagesDoNotMoveWithMovePages)
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	std::vector<int> status;
 
-	EXPECT_EQ(static_cast<long>(n), move(p, n, 1, &status)) << strerror(errno);
+	long not_moved = move(p, n, 1, &status);
+	if (kernel_at_least(6, 1)) {
+		EXPECT_EQ(static_cast<long>(n), not_moved) << strerror(errno);
+	} else {
+		EXPECT_GE(not_moved, static_cast<long>(n) - 1) << strerror(errno);
+	}
 	for (size_t i = 0; i < n; i++)
 		EXPECT_EQ(kUnwritten, status[i]) << "page " << i;
 	int ret;
