@@ -161,6 +161,98 @@ TEST_F(UapiTest, IoMemoryIsRefused)
 	close(bfd);
 }
 
+// The size rule, for every ioctl of the uapi's command list: shorter than
+// the first version is EINVAL, longer with a zero tail is the same call,
+// longer with a non-zero tail is E2BIG. Each argument is a valid call.
+TEST_F(UapiTest, SizeRuleForEveryIoctl)
+{
+	std::vector<uint8_t> buf(3 * 4096);
+	sgdma_ioc_register live;
+	ASSERT_EQ(0, reg(buf.data(), buf.size(), kBidi, &live));
+	std::vector<sgdma_ioc_seg> segs(8);
+
+	// Fills @arg with a valid argument of command @nr; returns its size.
+	auto valid = [&](unsigned int nr, void *arg) -> size_t {
+		switch (nr) {
+		case SGDMA_CMD_INFO: {
+			auto *a = static_cast<sgdma_ioc_info *>(arg);
+			a->size = sizeof(*a);
+			return sizeof(*a);
+		}
+		case SGDMA_CMD_REGISTER: {
+			auto *a = static_cast<sgdma_ioc_register *>(arg);
+			a->size = sizeof(*a);
+			a->flags = kBidi;
+			a->addr = reinterpret_cast<uintptr_t>(buf.data());
+			a->length = 4096;
+			return sizeof(*a);
+		}
+		case SGDMA_CMD_GET_SEGS: {
+			auto *a = static_cast<sgdma_ioc_get_segs *>(arg);
+			a->size = sizeof(*a);
+			a->handle = live.handle;
+			a->count = segs.size();
+			a->segs = reinterpret_cast<uintptr_t>(segs.data());
+			return sizeof(*a);
+		}
+		case SGDMA_CMD_SYNC: {
+			auto *a = static_cast<sgdma_ioc_sync *>(arg);
+			a->size = sizeof(*a);
+			a->flags = SGDMA_SYNC_FOR_CPU;
+			a->handle = live.handle;
+			a->length = 4096;
+			return sizeof(*a);
+		}
+		case SGDMA_CMD_UNREGISTER:
+			return 0; // needs a handle of its own: below
+		}
+		return 0;
+	};
+	const unsigned long cmds[] = {SGDMA_IOC_INFO, SGDMA_IOC_REGISTER, SGDMA_IOC_GET_SEGS,
+	                              SGDMA_IOC_SYNC, SGDMA_IOC_UNREGISTER};
+	for (unsigned long cmd : cmds) {
+		unsigned int nr = _IOC_NR(cmd);
+		for (int variant = 0; variant < 3; variant++) {
+			alignas(8) uint8_t arg[512] = {};
+			size_t size = valid(nr, arg);
+			uint32_t own_handle = 0;
+			if (nr == SGDMA_CMD_UNREGISTER) {
+				sgdma_ioc_register r;
+				ASSERT_EQ(0, reg(buf.data() + 4096, 4096, kBidi, &r));
+				auto *a = reinterpret_cast<sgdma_ioc_unregister *>(arg);
+				a->size = size = sizeof(*a);
+				a->handle = own_handle = r.handle;
+			}
+			ASSERT_GT(size, 8u);
+			uint32_t sz;
+			int want;
+			if (variant == 0) {
+				sz = static_cast<uint32_t>(size - 1);
+				want = EINVAL;
+			} else if (variant == 1) {
+				sz = static_cast<uint32_t>(size + 16);
+				want = 0;
+			} else {
+				sz = static_cast<uint32_t>(size + 16);
+				arg[size + 9] = 1;
+				want = E2BIG;
+			}
+			memcpy(arg, &sz, sizeof(sz));
+			int err = call(cmd, arg);
+			EXPECT_EQ(want, err) << "ioctl nr 0x" << std::hex << nr << std::dec
+			                     << ", size " << sz << " (struct " << size << ")";
+			if (nr == SGDMA_CMD_REGISTER && err == 0) {
+				auto *done = reinterpret_cast<sgdma_ioc_register *>(arg);
+				EXPECT_EQ(0, unreg(done->handle));
+			}
+			if (own_handle && err) {
+				EXPECT_EQ(0, unreg(own_handle));
+			}
+		}
+	}
+	EXPECT_EQ(0, unreg(live.handle));
+}
+
 TEST_F(UapiTest, FlagsReservedAndSizes)
 {
 	std::vector<uint8_t> buf(4096);
