@@ -299,10 +299,14 @@ TEST_F(BoundDriverTest, DmaFreeDriverBindsWithoutRevoking)
 	EXPECT_EQ(1, attr("owns_dma_params"));
 }
 
-// Root may change the IOMMU domain type of a group no driver holds; the
-// mappings made in the old domain went with it. sgdma maps nothing more
-// until exposed again, and releases the old regions without touching the
-// new domain (a WARNING from the IOMMU layer fails the VM).
+// Root may change the IOMMU domain type of a group no driver holds (from
+// 5.11 on; the file is read-only before); the mappings made in the old
+// domain went with it. sgdma maps nothing more until exposed again, and
+// releases the old regions without touching the new domain (a WARNING from
+// the IOMMU layer fails the VM). Under DMA-API debugging the region is
+// released before the change: the mappings the kernel dropped with the old
+// domain stay in its records, reported as leaked at the device's next
+// driver unbind, and no unmap by anyone can remove them.
 TEST_F(SgdmaTest, IommuDomainChangeRefusesNewMappings)
 {
 	if (!is_config("iommu"))
@@ -312,7 +316,12 @@ TEST_F(SgdmaTest, IommuDomainChangeRefusesNewMappings)
 	ASSERT_GT(n, 0);
 	group[n] = '\0';
 	std::string type = std::string("/sys/kernel/iommu_groups/") + strrchr(group, '/') + "/type";
+	struct stat st;
+	ASSERT_EQ(0, stat(type.c_str(), &st)) << type;
+	if (!(st.st_mode & S_IWUSR))
+		GTEST_SKIP() << type << " is read-only on this kernel";
 	std::string old_type = read_text(type);
+	const bool live_region = access("/sys/kernel/debug/dma-api", F_OK) != 0;
 
 	std::vector<uint8_t> buf(1 << 20, 1);
 	int fd = open_node();
@@ -323,13 +332,18 @@ TEST_F(SgdmaTest, IommuDomainChangeRefusesNewMappings)
 	r.addr = reinterpret_cast<uintptr_t>(buf.data());
 	r.length = buf.size();
 	ASSERT_EQ(0, ioctl(fd, SGDMA_IOC_REGISTER, &r));
-
-	ASSERT_EQ(0, sgt_write_str(type.c_str(), "identity")) << "changing " << type;
-	EXPECT_EQ(EBUSY, raw_register(fd, buf.data(), 4096));
 	sgdma_ioc_unregister u = {};
 	u.size = sizeof(u);
 	u.handle = r.handle;
-	EXPECT_EQ(0, ioctl(fd, SGDMA_IOC_UNREGISTER, &u));
+	if (!live_region) {
+		EXPECT_EQ(0, ioctl(fd, SGDMA_IOC_UNREGISTER, &u));
+	}
+
+	EXPECT_EQ(0, sgt_write_str(type.c_str(), "identity")) << "changing " << type;
+	EXPECT_EQ(EBUSY, raw_register(fd, buf.data(), 4096));
+	if (live_region) {
+		EXPECT_EQ(0, ioctl(fd, SGDMA_IOC_UNREGISTER, &u));
+	}
 	close(fd);
 	// The type names differ from what the file reads ("DMA-FQ" both ways).
 	EXPECT_EQ(0, sgt_write_str(type.c_str(), old_type.c_str())) << "restoring " << old_type;
