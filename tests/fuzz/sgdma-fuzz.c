@@ -330,6 +330,8 @@ static struct {
 	size_t len;
 } vmio;
 static uintptr_t vdso_addr, vvar_addr;
+/* vvar was VM_PFNMAP (unpinnable); newer kernels map pages (VM_MIXEDMAP). */
+static bool vvar_pinnable;
 /* In .data: a private file mapping, copied on the first write. */
 static uint8_t fuzz_data[4 * 4096] __attribute__((aligned(4096))) = {1};
 static struct thread **all_threads;
@@ -850,7 +852,7 @@ static void gen_buffer(struct thread *t, struct call *c, uint64_t *addr, uint64_
 	} else if (x < 86 && vvar_addr) {
 		*addr = vvar_addr + below(r, page);
 		c->bufwhat = "vvar";
-		c->unpinnable = true;
+		c->unpinnable = !vvar_pinnable;
 	} else if (x < 88) {
 		off = below(r, SLOT_GAP);
 		*addr = (uintptr_t)slots[below(r, NSLOT)].base + SLOT_SIZE + off;
@@ -2074,17 +2076,24 @@ static void setup_slots(void)
 static void setup_specials(const char *bdf)
 {
 	char path[PATH_MAX], line[512];
+	bool in_vvar = false;
 	struct stat st;
 	FILE *f;
 	int fd;
 
 	vdso_addr = getauxval(AT_SYSINFO_EHDR);
-	f = fopen("/proc/self/maps", "re");
+	/* smaps: each mapping's line, then its fields, VmFlags ("pf": PFNMAP). */
+	f = fopen("/proc/self/smaps", "re");
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 
-		if (strstr(line, "[vvar]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
-			vvar_addr = lo;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+			in_vvar = strstr(line, "[vvar]") != NULL;
+			if (in_vvar)
+				vvar_addr = lo;
+		} else if (in_vvar && !strncmp(line, "VmFlags:", 8)) {
+			vvar_pinnable = !strstr(line, " pf");
+		}
 	}
 	if (f)
 		fclose(f);
