@@ -16,9 +16,17 @@ describes a finished entry. An entry's name holds everything it was made
 from (package versions, a hash of the config), so a changed recipe makes a
 new entry and an old one is never reused by mistake.
 
-A selector (KERNELS=, --kernel) matches a version when it is the version,
-a prefix of it ending before a non-digit ("6.1" is 6.1.0-56-amd64, never
-6.12.x), or its last '-'-separated words ("debug" is 7.3.4-sgdma-debug).
+Kernels have an architecture (Debian's name for it): the last word of
+the version when that is one of ARCHES (6.12.117+deb12-arm64), else the
+host's; arm64 kernels are Debian's own, with the host's kbuild programs
+(linux-kbuild of the host's architecture) and the cross compiler.
+
+A selector (KERNELS=, --kernel) is [ARCH-]SEL. It matches the kernels of
+architecture ARCH (the host's when not given) whose version SEL matches:
+SEL is the version, a prefix of it ending before a non-digit ("6.1" is
+6.1.0-56-amd64, never 6.12.x), or its last '-'-separated words ("debug" is
+7.3.4-sgdma-debug); an empty SEL matches every kernel of ARCH ("arm64").
+So "6.12" is the host's 6.12 and "arm64-6.12" Debian's arm64 6.12.
 The matrix of `scons test` is MATRIX.
 
   kernels.py list                  what is there, with origins
@@ -42,8 +50,28 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SGDMA_CACHE") or Path.home() / ".cache" / "sgdma")
 STORE = CACHE / "kernels"
 
-# What `scons test` runs on, oldest first.
+# What `scons test` runs on, oldest first, then the other architectures.
 MATRIX = ["5.10", "6.1", "6.12", "7.3", "debug"]
+
+# Debian architectures the store knows, and this machine's.
+ARCHES = ("amd64", "arm64")
+
+
+def _host_arch():
+    try:
+        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "amd64"
+
+
+HOST_ARCH = _host_arch()
+
+
+def arch_of(version):
+    """The Debian architecture of a kernel version (see the header)."""
+    last = version.rsplit("-", 1)[-1]
+    return last if last in ARCHES else HOST_ARCH
 
 
 @dataclasses.dataclass
@@ -64,6 +92,10 @@ class Kernel:
         except OSError:
             m = None
         return int(m.group(1)) if m else 250
+
+    @property
+    def arch(self) -> str:
+        return arch_of(self.version)
 
     def config(self, name) -> str:
         """The value of CONFIG_<name> in the build tree ('' when unset)."""
@@ -103,8 +135,23 @@ def version_key(version):
     return [(0, int(w), "") if w.isdigit() else (1, 0, w) for w in re.split(r"[.+~-]", version)]
 
 
+def split_selector(selector):
+    """[ARCH-]SEL -> (ARCH, SEL), ARCH the host's when not given."""
+    word, _, rest = selector.partition("-")
+    return (word, rest) if word in ARCHES else (HOST_ARCH, selector)
+
+
+def qualify(selector, arch):
+    """@selector for architecture @arch unless it names one itself."""
+    word = selector.partition("-")[0]
+    return selector if word in ARCHES or arch == HOST_ARCH else f"{arch}-{selector}"
+
+
 def matches(selector, version):
-    if version == selector:
+    arch, selector = split_selector(selector)
+    if arch_of(version) != arch:
+        return False
+    if not selector or version == selector:
         return True
     if version.startswith(selector) and not version[len(selector)].isdigit():
         return True
@@ -136,8 +183,8 @@ def run(cmd, **kw):
 
 def newest_package(pattern, suite):
     """The newest package name matching @pattern (a regex whose one group is
-    the version part to compare) that @suite offers. apt takes seconds to
-    answer, so answers are kept until apt's lists change."""
+    the version part to compare) that @suite offers (None: any suite). apt
+    takes seconds to answer, so answers are kept until apt's lists change."""
     lists = [p.stat().st_mtime for p in Path("/var/lib/apt/lists").glob("*_Packages*")]
     key = f"{pattern} {suite} {max(lists, default=0)}"
     memo_file = CACHE / "apt-answers.json"
@@ -156,13 +203,14 @@ def newest_package(pattern, suite):
     best = None
     for line in offered.splitlines():
         name, _, where = (f.strip() for f in line.split("|"))
-        if f" {suite}/" not in where:
+        name = name.split(":")[0]  # madison names foreign packages name:arch
+        if suite and f" {suite}/" not in where:
             continue
         version = re.fullmatch(pattern, name).group(1)
         if best is None or version_key(version) > version_key(best[1]):
             best = (name, version)
     if best is None:
-        raise SystemExit(f"kernels: no package matching {pattern} in {suite}: "
+        raise SystemExit(f"kernels: no package matching {pattern} in {suite or 'apt'}: "
                          "run tools/install-deps (it adds the suite to apt)")
     memo[key] = best[0]
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -171,17 +219,25 @@ def newest_package(pattern, suite):
 
 
 def download(packages, suite):
-    """The .deb files of @packages from @suite, downloaded once."""
+    """The .deb files of @packages (NAME or NAME:ARCH, the host's
+    architecture when not given) from @suite (None: apt's candidate),
+    downloaded once."""
     debs = CACHE / "debs"
     debs.mkdir(parents=True, exist_ok=True)
+
+    def cached(name, arch):
+        return sorted(debs.glob(f"{name}_*_{arch}.deb")) or sorted(debs.glob(f"{name}_*_all.deb"))
+
+    specs = [(pkg, *pkg.partition(":")[::2]) for pkg in packages]
+    missing = [pkg for pkg, name, arch in specs if not cached(name, arch or HOST_ARCH)]
+    if missing:
+        # One apt run for all (apt takes seconds to start); its sandbox user
+        # cannot write the cache: download as root.
+        run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root"]
+            + [pkg + (f"/{suite}" if suite else "") for pkg in missing], cwd=debs)
     files = []
-    for pkg in packages:
-        have = sorted(debs.glob(f"{pkg}_*.deb"))
-        if not have:
-            # apt's sandbox user cannot write the cache: download as root.
-            run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", f"{pkg}/{suite}"],
-                cwd=debs)
-            have = sorted(debs.glob(f"{pkg}_*.deb"))
+    for pkg, name, arch in specs:
+        have = cached(name, arch or HOST_ARCH)
         if not have:
             raise SystemExit(f"kernels: {pkg} did not download")
         files.append(have[-1])
@@ -300,7 +356,10 @@ class PackagedKernel(Recipe):
     """Debian's own kernel of another suite, unpacked, never installed.
 
     @packages: the image, modules, headers and kbuild package names, given
-    the ABI string (the newest the suite offers). @host_tools: a
+    the ABI string (the newest the suite offers) and its base (the ABI
+    without the flavour); NAME:ARCH for another architecture's package (a
+    foreign kernel is built with the host's kbuild programs and the cross
+    compiler its headers name). @suite None: wherever apt has it. @host_tools: a
     DebianSource to rebuild kbuild's programs from when the packaged ones
     need a newer C library than this machine's. @cc: the compiler for
     external modules when the packaged one cannot run here, and the config
@@ -326,7 +385,7 @@ class PackagedKernel(Recipe):
     def make(self, entry):
         abi = self.abi()
         root = entry / "root"
-        base = abi[:-len("-amd64")]
+        base = abi.rsplit("-", 1)[0]
         for deb in download([p.format(abi=abi, base=base) for p in self.packages], self.suite):
             run(["dpkg", "-x", deb, root])
         # usr-merged suites keep modules in /usr/lib/modules.
@@ -352,7 +411,7 @@ class PackagedKernel(Recipe):
             for sym in self.cc_lacks:
                 text = re.sub(rf"^CONFIG_{sym}=.*$", f"# CONFIG_{sym} is not set", text, flags=re.M)
             auto.write_text(text)
-        return Kernel(version, image, modules_dir, build, origin=f"Debian {self.suite}",
+        return Kernel(version, image, modules_dir, build, origin=" ".join(["Debian", self.suite or ""]).strip(),
                       make_args=make_args)
 
     def rebuild_host_tools(self, root, build):
@@ -385,6 +444,11 @@ RECIPES = {
         cc="x86_64-linux-gnu-gcc-12", cc_lacks=("CC_HAS_MIN_FUNCTION_ALIGNMENT",)),
     "debug": BuiltKernel("debug", DebianSource("7.3", "trixie-backports"),
                          REPO / "tests/vm/kernels/debug.config"),
+    # Debian 12's arm64 6.12 (a security update or a point release).
+    "arm64-6.12": PackagedKernel(
+        "arm64-6.12", None, (r"linux-image-(6\.12\.\d+\+deb12-arm64)-unsigned", None),
+        ["linux-image-{abi}-unsigned:arm64", "linux-headers-{abi}:arm64",
+         "linux-headers-{base}-common", "linux-kbuild-{base}"]),
 }
 
 
@@ -402,8 +466,10 @@ def current():
 def ensure(selectors):
     """Kernels for @selectors, fetching or building the recipes they name."""
     for sel in selectors:
-        if sel in RECIPES:
-            RECIPES[sel].ensure()
+        for name, recipe in RECIPES.items():
+            # A recipe by name, or every recipe of an architecture ("arm64").
+            if sel == name or (sel in ARCHES and split_selector(name)[0] == sel):
+                recipe.ensure()
     return select(selectors, current())
 
 

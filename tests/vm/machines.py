@@ -1,9 +1,18 @@
 """The test machine's DMA configurations, described once for sgvm and SCons.
 
-Every configuration is a q35 machine with 1 GiB in two NUMA nodes and only
-256 MiB below 4 GiB (so user pages sit above 4 GiB and the swiotlb pool
-below 256 MiB), and QEMU's edu DMA device; they differ in what stands
-between the device and memory.
+Each architecture has its own (a kernel of tests/vm/kernels.py runs those
+of its architecture); a name may exist on several, with the same meaning.
+
+amd64: a q35 machine with 1 GiB in two NUMA nodes and only 256 MiB below
+4 GiB (so user pages sit above 4 GiB and the swiotlb pool below 256 MiB),
+and QEMU's edu DMA device; they differ in what stands between the device
+and memory.
+
+arm64: a virt machine (Cortex-A57, GICv2, 1 GiB at 1 GiB, one NUMA node)
+with edu on its PCIe host bridge: behind an SMMUv3, straight to memory
+(64-bit mask), or straight to memory without dma-coherent on the PCIe host
+in the device tree, so the kernel treats the device as non-coherent and
+does cache maintenance at every map, unmap and sync.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +30,16 @@ class Machine:
     edu_bus: str = "bus=pcie.0,addr=0x4"  # where edu plugs in
     edu_bdf: str = "0000:00:04.0"  # and the address the guest sees
     edu_mask: str = ALL_ONES  # edu's dma_mask property; None: its own 28 bits
+    arch: str = "amd64"
+    # What the in-guest tests expect of the DMA path, $SGDMA_CONFIG there:
+    # iommu, direct, bounce or numa (default: the name).
+    dma: str = ""
+    # False: the guest's device tree lacks dma-coherent on the PCIe host.
+    coherent: bool = True
+
+    @property
+    def kind(self):
+        return self.dma or self.name
 
 
 CONFIGS = {
@@ -41,3 +60,27 @@ CONFIGS = {
                 edu_bus="bus=rp1", edu_bdf="0000:81:00.0"),
     ]
 }
+
+ARM64_CONFIGS = {
+    m.name: m
+    for m in [
+        Machine("smmuv3", "an SMMUv3 translates: scattered pages become one bus range",
+                machine_opts=",iommu=smmuv3", arch="arm64", dma="iommu"),
+        Machine("direct", "no IOMMU: bus address = physical address, one segment per run of pages",
+                arch="arm64"),
+        Machine("noncoherent", "no IOMMU, device not cache-coherent: cache maintenance at "
+                "every map, unmap and sync", arch="arm64", dma="direct", coherent=False),
+    ]
+}
+
+BY_ARCH = {"amd64": CONFIGS, "arm64": ARM64_CONFIGS}
+
+
+def configs(arch):
+    """The configurations of architecture @arch, by name."""
+    return BY_ARCH.get(arch, {})
+
+
+def names():
+    """Every configuration name of every architecture."""
+    return sorted({name for arch in BY_ARCH.values() for name in arch})

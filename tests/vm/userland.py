@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""The guest userland for kernels of another architecture than the host's.
+
+An amd64 guest runs the host's own programs (sgvm shares the host root). An
+arm64 guest cannot, so sgvm mounts a small Debian userland of the guest's
+architecture over the host root's /usr: every path (the build tree, $HOME,
+the working directory) is the host's, every program the guest's. Our own
+programs are linked statically for the guest (SConstruct); the userland
+only carries what the scripts call: a shell and the usual commands
+(busybox), python3 (sgdump's JSON checks), kmod (compressed modules),
+e2fsprogs (mkfs.ext4).
+
+It is the closure of PACKAGES over Depends and Pre-Depends of the same
+architecture (data and tools that any architecture satisfies are left out),
+unpacked with dpkg -x, never installed, with bin/, sbin/ and lib/ merged
+into usr/ and busybox linked in for every command no package brings. Kept in
+$SGDMA_CACHE/userland/<arch>-<hash of the .deb names>/usr.
+
+  userland.py ensure [ARCH]      build it (if needed); prints its /usr
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernels  # noqa: E402  (the cache, apt downloads and locks)
+
+HOST_BUSYBOX = Path("/bin/busybox")
+PACKAGES = ["busybox-static", "kmod", "e2fsprogs", "python3.11-minimal", "libpython3.11-stdlib"]
+# Bump when the way the tree is made changes (the .deb names do not say so).
+RECIPE = "2"
+
+
+def _depends(packages):
+    """The first choice of each Depends/Pre-Depends of @packages (apt-cache
+    depends output: '|' marks a choice with alternatives after it; a virtual
+    package <name> is followed by its providers)."""
+    out = subprocess.run(["apt-cache", "depends", "--no-recommends", "--no-suggests",
+                          "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"]
+                         + packages, check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    found, after_choice = set(), False
+    for n, line in enumerate(lines):
+        m = re.match(r"^ ([| ])(?:Pre)?Depends: (\S+)", line)
+        if not m:
+            continue
+        skip, after_choice = after_choice, m.group(1) == "|"
+        if skip:  # an alternative to a choice already taken
+            continue
+        name = m.group(2)
+        if name.startswith("<"):
+            nxt = lines[n + 1] if n + 1 < len(lines) else ""
+            if not nxt.startswith("    "):
+                continue  # nothing provides it
+            name = nxt.strip()
+        found.add(name)
+    return found
+
+
+def closure(arch):
+    """PACKAGES for @arch and what they need of @arch, as NAME:ARCH; kept
+    until apt's lists change."""
+    lists = [p.stat().st_mtime for p in Path("/var/lib/apt/lists").glob("*_Packages*")]
+    key = f"userland {arch} {' '.join(PACKAGES)} {max(lists, default=0)}"
+    memo_file = kernels.CACHE / "apt-answers.json"
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if key in memo:
+        return memo[key]
+    have, todo = set(), {f"{p}:{arch}" for p in PACKAGES}
+    while todo:
+        have |= todo
+        todo = {d for d in _depends(sorted(todo)) if d.endswith(f":{arch}")} - have
+    memo[key] = sorted(have)
+    kernels.CACHE.mkdir(parents=True, exist_ok=True)
+    memo_file.write_text(json.dumps(memo, indent=1) + "\n")
+    return memo[key]
+
+
+def _merge_usr(root):
+    """bin, sbin, lib into usr/ as Debian's merged /usr has them."""
+    for d in ("bin", "sbin", "lib"):
+        top = root / d
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for item in sorted(top.rglob("*")):
+            dest = root / "usr" / d / item.relative_to(top)
+            if item.is_dir() and not item.is_symlink():
+                dest.mkdir(parents=True, exist_ok=True)
+            elif not dest.exists() and not dest.is_symlink():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                item.rename(dest)
+        shutil.rmtree(top)
+
+
+def _busybox_applets():
+    """Where busybox installs its applets (usr/bin/awk, sbin/modprobe, ...).
+    The host's busybox-static answers for the guest's: both come from the
+    same Debian release with the same configuration."""
+    out = subprocess.run([str(HOST_BUSYBOX), "--list-full"], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+def ensure(arch):
+    """The userland's usr/ for @arch (made once)."""
+    debs = kernels.download(closure(arch), None)
+    digest = hashlib.sha256(" ".join([RECIPE] + [d.name for d in debs]).encode()).hexdigest()[:12]
+    entry = kernels.CACHE / "userland" / f"{arch}-{digest}"
+    usr = entry / "usr"
+    done = entry / "done"
+    if done.exists():
+        return usr
+    with kernels.locked(entry.parent / f".{entry.name}.lock"):
+        if done.exists():
+            return usr
+        shutil.rmtree(entry, ignore_errors=True)
+        entry.mkdir(parents=True)
+        for deb in debs:
+            kernels.run(["dpkg", "-x", deb, entry])
+        _merge_usr(entry)
+        for d in ("doc", "man", "locale", "info", "lintian"):
+            shutil.rmtree(usr / "share" / d, ignore_errors=True)
+        for applet in _busybox_applets():
+            name = Path(applet).name
+            dest = usr / applet.removeprefix("usr/")
+            if not any((usr / d / name).exists() or (usr / d / name).is_symlink()
+                       for d in ("bin", "sbin")):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.symlink_to("/usr/bin/busybox")
+        python = usr / "bin/python3"
+        if not python.exists():
+            python.symlink_to(next(usr.glob("bin/python3.[0-9]*")).name)
+        # Mount points of the guest's /lib/modules (sgvm mounts over it).
+        (usr / "lib/modules").mkdir(parents=True, exist_ok=True)
+        done.write_text("\n".join(d.name for d in debs) + "\n")
+    for old in entry.parent.glob(f"{arch}-*"):
+        if old != entry and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return usr
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] != "ensure" or len(sys.argv) > 3:
+        raise SystemExit(__doc__.strip().splitlines()[-1].strip())
+    print(ensure(sys.argv[2] if len(sys.argv) == 3 else "arm64"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
