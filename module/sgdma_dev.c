@@ -3,12 +3,13 @@
  * The registry of exposed devices: expose, revoke, and follow the bus.
  *
  * An admin exposes a device; sgdma then creates /dev/sgdma/<name> for it.
- * The device keeps its own driver, if any.  When the device is unbound or
- * removed, when a driver that manages DMA itself (vfio-pci) binds to it or
- * to another device of its IOMMU group, or when the admin un-exposes it,
- * sgdma revokes it: every region mapped for it is unmapped (and the IOTLB
- * flushed) before revocation returns, the pages are unpinned, and its open
- * files answer -ENODEV.
+ * The device keeps its own driver, if any.  A device named by expose= or
+ * matching ids= is exposed whenever it appears (hot-plug, rescan).  When
+ * the device is unbound or removed, when a driver that manages DMA itself
+ * (vfio-pci) binds to it or to another device of its IOMMU group, or when
+ * the admin un-exposes it, sgdma revokes it: every region mapped for it is
+ * unmapped (and the IOTLB flushed) before revocation returns, the pages are
+ * unpinned, and its open files answer -ENODEV.
  */
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
@@ -91,26 +92,135 @@ static SGDMA_BUS_CONST struct bus_type *const sgdma_buses[] = {
 	&platform_bus_type,
 };
 
-static struct device *sgdma_lookup_device(const char *spec)
+/* Which of sgdma_buses @spec names, or -1; *@name: the device's name on it. */
+static int sgdma_spec_bus(const char *spec, const char **name)
 {
 	const char *colon = strchr(spec, ':');
-	struct device *dev;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sgdma_buses); i++) {
 		const char *bus = sgdma_buses[i]->name;
 
 		if (colon && colon - spec == strlen(bus) &&
-		    !strncmp(spec, bus, colon - spec))
-			return bus_find_device_by_name(sgdma_buses[i], NULL,
-						       colon + 1);
+		    !strncmp(spec, bus, colon - spec)) {
+			*name = colon + 1;
+			return i;
+		}
 	}
+	*name = spec;
+	return -1;
+}
+
+static struct device *sgdma_lookup_device(const char *spec)
+{
+	struct device *dev;
+	const char *name;
+	unsigned int i;
+	int bus;
+
+	bus = sgdma_spec_bus(spec, &name);
+	if (bus >= 0)
+		return bus_find_device_by_name(sgdma_buses[bus], NULL, name);
 	for (i = 0; i < ARRAY_SIZE(sgdma_buses); i++) {
 		dev = bus_find_device_by_name(sgdma_buses[i], NULL, spec);
 		if (dev)
 			return dev;
 	}
 	return NULL;
+}
+
+/* Do @a and @b name the same device (a missing bus matches any)? */
+static bool sgdma_specs_match(const char *a, const char *b)
+{
+	const char *name_a, *name_b;
+	int bus_a, bus_b;
+
+	bus_a = sgdma_spec_bus(a, &name_a);
+	bus_b = sgdma_spec_bus(b, &name_b);
+	return (bus_a < 0 || bus_b < 0 || bus_a == bus_b) &&
+	       !strcmp(name_a, name_b);
+}
+
+static bool sgdma_spec_names(const char *spec, struct device *dev)
+{
+	const char *name;
+	int bus;
+
+	bus = sgdma_spec_bus(spec, &name);
+	return (bus < 0 || dev->bus == sgdma_buses[bus]) &&
+	       !strcmp(name, dev_name(dev));
+}
+
+/*
+ * The devices to expose whenever they appear (hot-plug, a PCI rescan, an
+ * FPGA loaded with a new design): every name given to expose= at load
+ * time, and those given later that named a device.  Changed under
+ * sgdma_lock, read under RCU by the bus notifier.
+ */
+struct sgdma_wanted {
+	struct list_head node;
+	struct rcu_head rcu;
+	char spec[];
+};
+
+static LIST_HEAD(sgdma_wanted_list);
+static unsigned int sgdma_nwanted;
+
+/* Caller holds sgdma_lock. */
+static int sgdma_want(const char *spec)
+{
+	struct sgdma_wanted *w;
+	size_t len;
+
+	lockdep_assert_held(&sgdma_lock);
+	list_for_each_entry(w, &sgdma_wanted_list, node)
+		if (sgdma_specs_match(w->spec, spec))
+			return 0;
+	if (sgdma_nwanted >= SGDMA_MAX_DEVICES)
+		return -ENOSPC;
+	len = strlen(spec) + 1;
+	w = kmalloc(struct_size(w, spec, len), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w->spec, spec, len);
+	list_add_tail_rcu(&w->node, &sgdma_wanted_list);
+	sgdma_nwanted++;
+	return 0;
+}
+
+/* Caller holds sgdma_lock; true when @spec was wanted. */
+static bool sgdma_unwant(const char *spec)
+{
+	struct sgdma_wanted *w, *next;
+	bool found = false;
+
+	lockdep_assert_held(&sgdma_lock);
+	list_for_each_entry_safe(w, next, &sgdma_wanted_list, node) {
+		if (!sgdma_specs_match(w->spec, spec))
+			continue;
+		list_del_rcu(&w->node);
+		kfree_rcu(w, rcu);
+		sgdma_nwanted--;
+		found = true;
+	}
+	return found;
+}
+
+/* Is @dev to be exposed when it appears?  Lock-free, as sgdma_concerns(). */
+static bool sgdma_is_wanted(struct device *dev)
+{
+	struct sgdma_wanted *w;
+	bool found;
+
+	if (sgdma_ids_match(dev))
+		return true;
+	found = false;
+	rcu_read_lock();
+	list_for_each_entry_rcu(w, &sgdma_wanted_list, node)
+		if (sgdma_spec_names(w->spec, dev))
+			found = true;
+	rcu_read_unlock();
+	return found;
 }
 
 /* vfio-pci and the like put the device's whole group in a domain of their own. */
@@ -369,37 +479,68 @@ static void sgdma_revoke(struct sgdma_dev *sd)
 	sgdma_dev_put(sd);
 }
 
-int sgdma_expose(const char *spec)
+/*
+ * Expose the device @spec names, and again whenever it reappears.  At load
+ * time (@at_load) @spec is remembered even when no such device exists yet;
+ * later, only when it named a device that is now exposed.
+ */
+int sgdma_expose(const char *spec, bool at_load)
 {
 	struct device *dev;
 	int ret;
 
 	dev = sgdma_lookup_device(spec);
-	if (!dev) {
+	if (!dev && !at_load) {
 		pr_warn("sgdma: no device %s\n", spec);
 		return -ENODEV;
 	}
 	mutex_lock(&sgdma_lock);
-	ret = sgdma_expose_device(dev);
+	ret = dev ? sgdma_expose_device(dev) : 0;
+	if (at_load || !ret || ret == -EEXIST) {
+		int err = sgdma_want(spec);
+
+		if (!ret)
+			ret = err;
+	}
 	mutex_unlock(&sgdma_lock);
+	if (!dev && !ret)
+		pr_info("sgdma: no device %s yet, exposing it when it appears\n",
+			spec);
 	return ret;
 }
 
+/* Revoke the device @spec names, and forget it: it stays un-exposed. */
 int sgdma_unexpose_by_name(const char *spec)
 {
 	struct sgdma_dev *sd = NULL;
 	struct device *dev;
+	bool wanted;
 
 	dev = sgdma_lookup_device(spec);
-	if (!dev)
-		return -ENODEV;
 	mutex_lock(&sgdma_lock);
-	sd = sgdma_find_exposed(dev);
-	if (sd)
-		sgdma_revoke(sd);
+	wanted = sgdma_unwant(spec);
+	if (dev) {
+		sd = sgdma_find_exposed(dev);
+		if (sd)
+			sgdma_revoke(sd);
+	}
 	mutex_unlock(&sgdma_lock);
 	put_device(dev);
-	return sd ? 0 : -ENODEV;
+	return sd || wanted ? 0 : -ENODEV;
+}
+
+/*
+ * A device appeared, or the module is loading: expose it if ids= or
+ * expose= asked for it (sgdma_expose_device() says why it cannot).
+ */
+static int sgdma_expose_if_wanted(struct device *dev, void *unused)
+{
+	if (!sgdma_is_wanted(dev))
+		return 0;
+	mutex_lock(&sgdma_lock);
+	sgdma_expose_device(get_device(dev));
+	mutex_unlock(&sgdma_lock);
+	return 0;
 }
 
 int sgdma_list_exposed(char *buf, size_t size)
@@ -462,6 +603,9 @@ static int sgdma_notify(struct notifier_block *nb, unsigned long action,
 	const char *why;
 
 	switch (action) {
+	case BUS_NOTIFY_ADD_DEVICE:
+		sgdma_expose_if_wanted(dev, NULL);
+		return NOTIFY_OK;
 	case BUS_NOTIFY_DEL_DEVICE:
 		why = "device going away";
 		break;
@@ -522,6 +666,8 @@ int sgdma_registry_init(void)
 	mutex_lock(&sgdma_lock);
 	sgdma_up = true;
 	mutex_unlock(&sgdma_lock);
+	/* ids=: those there now; the notifier sees later ones. */
+	bus_for_each_dev(&pci_bus_type, NULL, NULL, sgdma_expose_if_wanted);
 	return 0;
 
 err_class:
@@ -534,6 +680,7 @@ err_chrdev:
 /* No file is open (each holds the module), so every device goes at once. */
 void sgdma_registry_exit(void)
 {
+	struct sgdma_wanted *w, *next;
 	struct sgdma_dev *sd;
 	unsigned long minor;
 
@@ -542,8 +689,12 @@ void sgdma_registry_exit(void)
 	sgdma_up = false;
 	xa_for_each(&sgdma_devs, minor, sd)
 		sgdma_revoke(sd);
+	list_for_each_entry_safe(w, next, &sgdma_wanted_list, node)
+		kfree(w);	/* no notifier reads the list any more */
+	INIT_LIST_HEAD(&sgdma_wanted_list);
+	sgdma_nwanted = 0;
 	mutex_unlock(&sgdma_lock);
-	rcu_barrier();	/* kfree_rcu() of the devices */
+	rcu_barrier();	/* kfree_rcu() of the devices and names */
 	class_unregister(&sgdma_class);
 	unregister_chrdev_region(sgdma_devt_base, SGDMA_MAX_DEVICES);
 }

@@ -149,11 +149,12 @@ extern u64 sgdma_max_bounce_bytes;
 extern atomic_t sgdma_total_regions;
 extern atomic64_t sgdma_total_pinned_pages;
 bool sgdma_driver_is_dma_free(const char *name);
+bool sgdma_ids_match(struct device *dev);
 
 /* The registry (sgdma_dev.c). */
 int sgdma_registry_init(void);
 void sgdma_registry_exit(void);
-int sgdma_expose(const char *spec);
+int sgdma_expose(const char *spec, bool at_load);
 int sgdma_unexpose_by_name(const char *spec);
 int sgdma_list_exposed(char *buf, size_t size);
 struct sgdma_dev *sgdma_dev_get_by_devt(dev_t devt);

@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -152,6 +153,16 @@ static int sgdma_apply_specs(char *list, int (*fn)(const char *spec),
 	return ret;
 }
 
+static int sgdma_expose_now(const char *spec)
+{
+	return sgdma_expose(spec, false);
+}
+
+static int sgdma_expose_at_load(const char *spec)
+{
+	return sgdma_expose(spec, true);
+}
+
 static int sgdma_param_expose_set(const char *val, const struct kernel_param *kp)
 {
 	char *list;
@@ -173,7 +184,7 @@ static int sgdma_param_expose_set(const char *val, const struct kernel_param *kp
 	list = kstrdup(val, GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
-	ret = sgdma_apply_specs(list, sgdma_expose, false);
+	ret = sgdma_apply_specs(list, sgdma_expose_now, false);
 	kfree(list);
 	return ret;
 }
@@ -189,7 +200,7 @@ static const struct kernel_param_ops sgdma_expose_ops = {
 };
 module_param_cb(expose, &sgdma_expose_ops, NULL, 0600);
 MODULE_PARM_DESC(expose,
-		 "Devices to expose, e.g. 0000:00:03.0 or platform:name, comma separated; write at run time to expose more, read to list");
+		 "Devices to expose, e.g. 0000:00:03.0 or platform:name, comma separated, now and whenever they appear; write at run time to expose more, read to list");
 
 static int sgdma_param_unexpose_set(const char *val,
 				    const struct kernel_param *kp)
@@ -209,6 +220,72 @@ static const struct kernel_param_ops sgdma_unexpose_ops = {
 };
 module_param_cb(unexpose, &sgdma_unexpose_ops, NULL, 0200);
 MODULE_PARM_DESC(unexpose, "Write a device name to un-expose it");
+
+/*
+ * ids=: PCI devices to expose by vendor:device, like vfio-pci's ids=, those
+ * present at load and every one that appears later.  Set at load only.
+ */
+#define SGDMA_MAX_IDS 16
+static struct pci_device_id sgdma_ids[SGDMA_MAX_IDS + 1];	/* 0-ended */
+static unsigned int sgdma_nids;
+
+static int sgdma_param_ids_set(const char *val, const struct kernel_param *kp)
+{
+	char *list, *p, *spec;
+	int ret = 0;
+
+	list = kstrdup(val, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	p = list;
+	while ((spec = strsep(&p, SGDMA_SPEC_SEPARATORS))) {
+		char *device = strchr(spec, ':');
+		u16 v, d;
+
+		if (!*spec)
+			continue;
+		if (!device) {
+			ret = -EINVAL;
+			break;
+		}
+		*device++ = '\0';
+		if (kstrtou16(spec, 16, &v) || kstrtou16(device, 16, &d)) {
+			ret = -EINVAL;
+			break;
+		}
+		if (sgdma_nids == SGDMA_MAX_IDS) {
+			ret = -ENOSPC;
+			break;
+		}
+		sgdma_ids[sgdma_nids++] = (struct pci_device_id){ PCI_DEVICE(v, d) };
+	}
+	kfree(list);
+	return ret;
+}
+
+static int sgdma_param_ids_get(char *buf, const struct kernel_param *kp)
+{
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < sgdma_nids; i++)
+		len += sysfs_emit_at(buf, len, "%s%04x:%04x", i ? "," : "",
+				     sgdma_ids[i].vendor, sgdma_ids[i].device);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static const struct kernel_param_ops sgdma_ids_ops = {
+	.set = sgdma_param_ids_set,
+	.get = sgdma_param_ids_get,
+};
+module_param_cb(ids, &sgdma_ids_ops, NULL, 0444);
+MODULE_PARM_DESC(ids,
+		 "PCI devices to expose by vendor:device in hex (e.g. 1234:11e8), comma separated, now and whenever one appears; at load only");
+
+bool sgdma_ids_match(struct device *dev)
+{
+	return dev_is_pci(dev) && pci_match_id(sgdma_ids, to_pci_dev(dev));
+}
 
 static int sgdma_param_stat_get(char *buf, const struct kernel_param *kp)
 {
@@ -246,7 +323,7 @@ static int __init sgdma_init(void)
 	mutex_unlock(&sgdma_pending_lock);
 	/* A device that is missing or listed twice is reported, not fatal. */
 	if (pending)
-		sgdma_apply_specs(pending, sgdma_expose, true);
+		sgdma_apply_specs(pending, sgdma_expose_at_load, true);
 	kfree(pending);
 	return 0;
 }
