@@ -7,6 +7,7 @@
 #define SGDMA_COMPAT_H
 
 #include <linux/backing-dev.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
@@ -29,6 +30,26 @@
 #else
 #define SGDMA_BUS_CONST
 #endif
+
+/*
+ * Whether the device's DMA is cache-coherent with the CPUs, as the firmware
+ * said (dma-coherent in the device tree, _CCA in ACPI); always on x86.
+ * dma-map-ops.h has it as an inline function on every kernel from 5.10 on
+ * (on 7.3 over dev_dma_coherent()), so no export is needed.
+ */
+static inline bool sgdma_dev_coherent(struct device *dev)
+{
+	return dev_is_dma_coherent(dev);
+}
+
+/*
+ * A device in a translating DMA-API domain maps through dma-iommu, whose
+ * syncs maintain the caches of non-coherent devices and copy bounce
+ * buffers, and do nothing else (5.10's intel-iommu has ops of its own,
+ * without any sync for trusted devices).  dma_need_sync() does not know
+ * that before 6.11: it answers true for every dma-iommu mapping.
+ */
+#define SGDMA_IOMMU_SYNCS_ONLY_CACHES_AND_BOUNCES IS_ENABLED(CONFIG_IOMMU_DMA)
 
 static inline unsigned int sgdma_get_min_align(struct device *dev)
 {

@@ -22,6 +22,13 @@
  */
 #define SGDMA_MAX_ARG_SIZE PAGE_SIZE
 
+/* Registration flags this module knows. */
+#define SGDMA_REG_FLAGS (SGDMA_REG_DIR_MASK | SGDMA_REG_REQUIRE_CONTIG)
+
+/* What this module does beyond the first version of the interface. */
+#define SGDMA_FEATURES (SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | \
+			SGDMA_FEAT_COHERENCE)
+
 /* A decoded ioctl: the kernel's copy of the argument and where it came from. */
 struct sgdma_ucmd {
 	void __user *ubuf;
@@ -76,21 +83,45 @@ static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	cmd->max_segment = dma_get_max_seg_size(dev);
 	cmd->seg_boundary = dma_get_seg_boundary(dev);
 	cmd->dev_flags = sgdma_dev_translated(dev) ? SGDMA_INFO_IOMMU : 0;
+	if (sgdma_dev_coherent(dev))
+		cmd->dev_flags |= SGDMA_INFO_COHERENT;
 	memset(cmd->name, 0, sizeof(cmd->name));
 	strscpy(cmd->name, dev_name(dev), sizeof(cmd->name));
+	cmd->features = SGDMA_FEATURES;
+	cmd->dma_align = dma_get_cache_alignment();
 	return sgdma_respond(ucmd, sizeof(*cmd));
+}
+
+/*
+ * A new region's first segments, into the caller's array: a region of a
+ * few segments then needs no GET_SEGS.
+ */
+static int sgdma_register_inline(struct sgdma_region *r,
+				 struct sgdma_ioc_register *cmd)
+{
+	u64 count = cmd->inline_count;
+	int ret;
+
+	if (!count)
+		return 0;
+	ret = sgdma_region_copy_segs(r, 0, &count,
+				     u64_to_user_ptr(cmd->inline_segs));
+	cmd->inline_count = count;
+	return ret;
 }
 
 static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
 	struct sgdma_ioc_register *cmd = ucmd->cmd;
 	struct sgdma_region *r;
+	u64 nsegs;
 	u32 handle;
 	int ret;
 
-	if ((cmd->flags & ~SGDMA_REG_DIR_MASK) ||
+	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
 	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
-	    cmd->handle || cmd->nsegs)
+	    cmd->handle || cmd->nsegs || cmd->region_flags ||
+	    (!cmd->inline_count && cmd->inline_segs))
 		return -EINVAL;
 	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
 		ret = -ENOSPC;
@@ -98,9 +129,20 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	}
 
 	ret = sgdma_region_create(f->sd, cmd->addr, cmd->length, cmd->flags,
-				  &r);
-	if (ret)
+				  &r, &nsegs);
+	if (ret) {
+		/* Not contiguous: say how many segments it would have been. */
+		if (ret == -E2BIG && nsegs) {
+			cmd->nsegs = nsegs;
+			sgdma_respond(ucmd, sizeof(*cmd));
+		}
 		goto err_count;
+	}
+	ret = sgdma_register_inline(r, cmd);
+	if (ret) {
+		sgdma_region_release(r);
+		goto err_count;
+	}
 
 	/* Cyclic handles: a stale handle does not name a new region. */
 	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
@@ -112,6 +154,7 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 
 	cmd->handle = handle;
 	cmd->nsegs = r->nsegs;
+	cmd->region_flags = r->facts;
 	ret = sgdma_respond(ucmd, sizeof(*cmd));
 	if (ret)
 		sgdma_file_drop_region(f, handle, r);

@@ -128,6 +128,8 @@ struct sgdma_region {
 	enum dma_data_direction dir;
 	struct sgdma_seg_limits limits;
 	u64 nsegs;
+	u32 facts;			/* SGDMA_REGION_* of the mapping */
+	bool require_contig;		/* SGDMA_REG_REQUIRE_CONTIG */
 	struct sgdma_seg_cursor cursor;	/* where the last GET_SEGS stopped */
 };
 
@@ -169,7 +171,7 @@ extern struct class sgdma_class;
 
 /* Regions (sgdma_region.c). */
 int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
-			u32 dir_flags, struct sgdma_region **out);
+			u32 reg_flags, struct sgdma_region **out, u64 *nsegs);
 void sgdma_region_release(struct sgdma_region *r);
 void sgdma_region_put(struct sgdma_region *r);
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,

@@ -427,6 +427,45 @@ static u64 sgdma_count_segs(struct sgdma_region *r)
 	return nsegs;
 }
 
+/*
+ * Whether a sync of the mapping can do anything: copy bounce buffers or
+ * maintain caches.  When it cannot, userspace may skip SYNC altogether.
+ */
+static bool sgdma_region_needs_sync(struct sgdma_region *r)
+{
+	struct device *dev = r->sd->dev;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	if (r->bounced || !sgdma_dev_coherent(dev))
+		return true;
+	if (sgdma_dev_translated(dev) &&
+	    SGDMA_IOMMU_SYNCS_ONLY_CACHES_AND_BOUNCES)
+		return false;
+	/* The DMA layer's own answer, per mapping (exact for dma-direct). */
+	for_each_sgtable_dma_sg(r->sgt, sg, i) {
+		if (dma_need_sync(dev, sg_dma_address(sg)))
+			return true;
+		if (!(i % 1024))
+			cond_resched();
+	}
+	return false;
+}
+
+/* What userspace learns about the mapping besides its segments. */
+static u32 sgdma_region_facts(struct sgdma_region *r)
+{
+	u32 facts = 0;
+
+	if (r->bounced)
+		facts |= SGDMA_REGION_BOUNCED;
+	if (sgdma_region_needs_sync(r))
+		facts |= SGDMA_REGION_NEEDS_SYNC;
+	if (r->nsegs == 1)
+		facts |= SGDMA_REGION_CONTIGUOUS;
+	return facts;
+}
+
 /* ----------------------------------------------------------------------- */
 /* Mapping and releasing                                                    */
 
@@ -541,18 +580,29 @@ static int sgdma_region_map(struct sgdma_region *r)
 		goto out;
 	}
 	ret = sgdma_bounce_charge(r);
-	if (ret) {
-		dma_unmap_sgtable(dev, r->sgt, r->dir, DMA_ATTR_SKIP_CPU_SYNC);
-		goto out;
+	if (ret)
+		goto err_unmap;
+	r->nsegs = sgdma_count_segs(r);
+	if (r->require_contig && r->nsegs > 1) {
+		ret = -E2BIG;
+		goto err_uncharge;
 	}
+	r->facts = sgdma_region_facts(r);
 	dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
 
-	r->nsegs = sgdma_count_segs(r);
 	sgdma_stats_add(sd, 1, r->npages);
 	r->mapped = true;
 	spin_lock(&sd->regions_lock);
 	list_add_tail(&r->dev_node, &sd->regions);
 	spin_unlock(&sd->regions_lock);
+	goto out;
+
+err_uncharge:
+	sgdma_bounce_uncharge(r);
+err_unmap:
+	/* The device never had the addresses; the IOVAs may go back at once. */
+	dma_unmap_sgtable(dev, r->sgt, r->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	sgdma_dev_flush_iotlb(sd);
 out:
 	atomic_dec(&sd->inflight);
 	up_read(&sd->dma_lock);
@@ -610,14 +660,20 @@ void sgdma_region_put(struct sgdma_region *r)
 	kref_put(&r->kref, sgdma_region_free);
 }
 
+/*
+ * Pin, map and describe [@addr, @addr + @length) for @sd's device.  When
+ * SGDMA_REG_REQUIRE_CONTIG fails (-E2BIG), *@nsegs says how many segments
+ * the region would have had; it is 0 after any other error.
+ */
 int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
-			u32 dir_flags, struct sgdma_region **out)
+			u32 reg_flags, struct sgdma_region **out, u64 *nsegs)
 {
 	unsigned int max_entry;
 	struct sgdma_region *r;
 	u64 end, npages;
 	int ret;
 
+	*nsegs = 0;
 	if (!length || check_add_overflow(addr, length, &end) ||
 	    end > U64_MAX - PAGE_SIZE)
 		return -EINVAL;
@@ -642,7 +698,8 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 	r->addr = addr;
 	r->length = length;
 	r->npages = npages;
-	r->dir = sgdma_dir_from_flags(dir_flags);
+	r->dir = sgdma_dir_from_flags(reg_flags);
+	r->require_contig = reg_flags & SGDMA_REG_REQUIRE_CONTIG;
 
 	ret = sgdma_charge(r);
 	if (ret)
@@ -660,8 +717,11 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 		goto err_unpin;
 	}
 	ret = sgdma_region_map(r);
-	if (ret)
+	if (ret) {
+		if (ret == -E2BIG)
+			*nsegs = r->nsegs;
 		goto err_unpin;
+	}
 	*out = r;
 	return 0;
 

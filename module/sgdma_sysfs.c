@@ -154,6 +154,15 @@ static ssize_t iommu_show(struct device *node, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(iommu);
 
+/* 1 when the device's DMA is cache-coherent with the CPUs. */
+static ssize_t coherent_show(struct device *node, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%d\n",
+			  sgdma_dev_coherent(sgdma_attr_dev(node)->dev));
+}
+static DEVICE_ATTR_RO(coherent);
+
 /* 1 while sgdma sets the DMA parameters; 0 while a bound driver does. */
 static ssize_t owns_dma_params_show(struct device *node,
 				    struct device_attribute *attr, char *buf)
@@ -184,6 +193,7 @@ static struct attribute *sgdma_dev_attrs[] = {
 	&dev_attr_segment_boundary.attr,
 	&dev_attr_numa_node.attr,
 	&dev_attr_iommu.attr,
+	&dev_attr_coherent.attr,
 	&dev_attr_owns_dma_params.attr,
 	&dev_attr_regions.attr,
 	&dev_attr_pinned_pages.attr,

@@ -137,23 +137,35 @@ enum { C_INFO, C_REGISTER, C_GET_SEGS, C_SYNC, C_UNREGISTER, C_BAD, NCMD };
 #define COMMON_ERRS (B(EFAULT) | B(EINVAL) | B(E2BIG) | B(ENODEV))
 #define OWNER_ERRS  (B(EBADF) | B(EPERM))
 
+/* The size of a struct's first published version: up to and with @last. */
+#define FIRST_SIZE(type, last) ((uint32_t)(offsetof(type, last) + sizeof(((type *)0)->last)))
+
 static const struct cmdinfo {
 	const char *name;
 	unsigned long ioc;
-	uint32_t ksize;
+	uint32_t ksize;   /* this header's struct */
+	uint32_t minsize; /* its first published version */
 	uint64_t allowed; /* bit 0: success, bit e: errno e */
 } cmdinfo[NCMD] = {
-    [C_INFO] = {"INFO", SGDMA_IOC_INFO, sizeof(struct sgdma_ioc_info), B(0) | COMMON_ERRS},
+    [C_INFO] = {"INFO", SGDMA_IOC_INFO, sizeof(struct sgdma_ioc_info),
+                FIRST_SIZE(struct sgdma_ioc_info, name), B(0) | COMMON_ERRS},
     [C_REGISTER] = {"REGISTER", SGDMA_IOC_REGISTER, sizeof(struct sgdma_ioc_register),
+                    FIRST_SIZE(struct sgdma_ioc_register, nsegs),
                     B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOSPC) | B(ENOMEM) | B(EIO) | B(EBUSY)},
     [C_GET_SEGS] = {"GET_SEGS", SGDMA_IOC_GET_SEGS, sizeof(struct sgdma_ioc_get_segs),
-                    B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
+                    sizeof(struct sgdma_ioc_get_segs), B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
     [C_SYNC] = {"SYNC", SGDMA_IOC_SYNC, sizeof(struct sgdma_ioc_sync),
-                B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
+                sizeof(struct sgdma_ioc_sync), B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
     [C_UNREGISTER] = {"UNREGISTER", SGDMA_IOC_UNREGISTER, sizeof(struct sgdma_ioc_unregister),
+                      sizeof(struct sgdma_ioc_unregister),
                       B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
-    [C_BAD] = {"BAD_IOCTL", 0, sizeof(struct sgdma_ioc_info), B(ENOTTY)},
+    [C_BAD] = {"BAD_IOCTL", 0, sizeof(struct sgdma_ioc_info), sizeof(struct sgdma_ioc_info),
+               B(ENOTTY)},
 };
+
+/* The region flags and registration flags this fuzzer knows. */
+#define REGION_FLAGS (SGDMA_REGION_BOUNCED | SGDMA_REGION_NEEDS_SYNC | SGDMA_REGION_CONTIGUOUS)
+#define REG_FLAGS    (SGDMA_REG_DIR_MASK | SGDMA_REG_REQUIRE_CONTIG)
 
 static const char *errname(int e)
 {
@@ -475,10 +487,12 @@ static void describe(const struct thread *t, const struct call *c, char *buf, si
 	case C_REGISTER:
 		n += snprintf(buf + n, size - n,
 		              " flags=0x%x addr=0x%llx(%s) length=0x%llx handle=%u reserved=0x%x "
-		              "nsegs=%llu",
+		              "nsegs=%llu region_flags=0x%x inline=%u@0x%llx(%s)",
 		              a->reg.flags, (unsigned long long)a->reg.addr, c->bufwhat,
 		              (unsigned long long)a->reg.length, a->reg.handle, a->reg.reserved,
-		              (unsigned long long)a->reg.nsegs);
+		              (unsigned long long)a->reg.nsegs, a->reg.region_flags,
+		              a->reg.inline_count, (unsigned long long)a->reg.inline_segs,
+		              sclass_name[c->sc]);
 		break;
 	case C_GET_SEGS:
 		n += snprintf(buf + n, size - n,
@@ -623,14 +637,18 @@ static void place_arg(struct thread *t, struct call *c)
 	}
 }
 
-/* Sizes around the struct's versions; all are at their first version. */
+/* Sizes around the struct's versions: the first one, this header's, between. */
 static void gen_size(struct rng *r, struct call *c)
 {
-	uint32_t ks = ksize_of(c);
+	uint32_t ks = ksize_of(c), first = cmdinfo[c->cmd].minsize;
 	unsigned int x = below(r, 100);
 
-	if (x < 72)
+	if (x < 66)
 		c->usize = ks;
+	else if (x < 70)
+		c->usize = first + below(r, ks - first + 1);
+	else if (x < 72)
+		c->usize = first - 1;
 	else if (x < 74)
 		c->usize = 0;
 	else if (x < 75)
@@ -902,25 +920,70 @@ static void gen_info(struct thread *t, struct call *c)
 	c->inputs_valid = !a->flags && !a->reserved;
 }
 
+/* REGISTER's arguments are as documented (those the kernel reads of them). */
+static bool reg_inputs_valid(const struct sgdma_ioc_register *a)
+{
+	return !(a->flags & ~REG_FLAGS) && (a->flags & SGDMA_REG_DIR_MASK) && !a->reserved &&
+	       !a->handle && !a->nsegs && !a->region_flags && (a->inline_count || !a->inline_segs);
+}
+
+/* Where REGISTER is to put the first segments: mostly room for them, or none. */
+static void gen_inline(struct thread *t, struct call *c, struct sgdma_ioc_register *a)
+{
+	struct rng *r = &t->rng;
+	size_t cap = (size_t)(t->segguard - t->segbuf) / sizeof(struct sgdma_ioc_seg);
+	unsigned int x = below(r, 100);
+
+	c->sc = S_GOOD;
+	if (x < 40)
+		return;
+	if (x < 42) {
+		a->inline_segs = (uintptr_t)t->segbuf; /* without a count: EINVAL */
+		return;
+	}
+	a->inline_count = pct(r, 60) ? 1 + below(r, 4) : 1 + below(r, cap);
+	if (x < 88) {
+		a->inline_segs = (uintptr_t)t->segbuf;
+	} else if (x < 92) {
+		c->sc = S_GUARD;
+		a->inline_segs = (uintptr_t)t->segguard + 8 * below(r, 16);
+	} else if (x < 95) {
+		c->sc = S_RO;
+		a->inline_segs = (uintptr_t)t->segro + 8 * below(r, 16);
+	} else if (x < 97) {
+		c->sc = S_NULL;
+		a->inline_segs = 8 * below(r, 512);
+	} else {
+		c->sc = S_KERNEL;
+		a->inline_segs = kernel_addrs[below(r, sizeof(kernel_addrs) / 8)];
+	}
+}
+
 static void gen_register(struct thread *t, struct call *c)
 {
 	struct rng *r = &t->rng;
-	const uint32_t valid[] = {SGDMA_REG_TO_DEVICE, SGDMA_REG_FROM_DEVICE,
-	                          SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE};
+	const uint32_t valid[] = {
+	    SGDMA_REG_TO_DEVICE,
+	    SGDMA_REG_FROM_DEVICE,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+	};
 	struct sgdma_ioc_register *a = &c->in.reg;
 	uint64_t addr, len;
 
-	a->flags = gen_flags(r, valid, 3);
+	a->flags = gen_flags(r, valid, 5);
 	gen_buffer(t, c, &addr, &len);
-	if (c->live_memory && !(a->flags & ~SGDMA_REG_DIR_MASK) && (a->flags & SGDMA_REG_DIR_MASK))
-		a->flags = SGDMA_REG_TO_DEVICE;
+	if (c->live_memory && !(a->flags & ~REG_FLAGS) && (a->flags & SGDMA_REG_DIR_MASK))
+		a->flags = SGDMA_REG_TO_DEVICE | (a->flags & SGDMA_REG_REQUIRE_CONTIG);
 	a->addr = addr;
 	a->length = len;
 	a->handle = pct(r, 97) ? 0 : (uint32_t)rnd(r);
 	a->reserved = gen_reserved(r);
 	a->nsegs = pct(r, 97) ? 0 : rnd(r);
-	c->inputs_valid = !(a->flags & ~SGDMA_REG_DIR_MASK) && (a->flags & SGDMA_REG_DIR_MASK) &&
-	                  !a->reserved && !a->handle && !a->nsegs;
+	a->region_flags = pct(r, 98) ? 0 : 1U << below(r, 32);
+	gen_inline(t, c, a);
+	c->inputs_valid = reg_inputs_valid(a);
 }
 
 static void gen_segs_ptr(struct thread *t, struct call *c, uint64_t *segs)
@@ -1107,7 +1170,7 @@ static void expect(struct thread *t, struct call *c)
 		c->want = B(EFAULT), c->why = "size field unreadable";
 		return;
 	}
-	if (c->usize < ks) {
+	if (c->usize < cmdinfo[c->cmd].minsize) {
 		c->want = B(EINVAL), c->why = "size below the first version";
 		return;
 	}
@@ -1123,9 +1186,16 @@ static void expect(struct thread *t, struct call *c)
 		}
 		if (c->usize > page)
 			extra = B(E2BIG); /* a kernel may cap how much tail it scans */
-	} else if (c->readable < ks) {
+	} else if (c->readable < c->usize) {
 		c->want = B(EFAULT), c->why = "struct unreadable";
 		return;
+	}
+	/* An older caller's struct: the kernel takes the rest as zeroes. */
+	if (c->cmd == C_REGISTER) {
+		struct sgdma_ioc_register eff = {0};
+
+		memcpy(&eff, &c->in.reg, c->usize < ks ? c->usize : ks);
+		c->inputs_valid = reg_inputs_valid(&eff);
 	}
 	if (c->cmd != C_INFO) {
 		if (c->fs->rdonly) {
@@ -1137,7 +1207,7 @@ static void expect(struct thread *t, struct call *c)
 			return;
 		}
 	}
-	reply_ok = c->writable >= ks;
+	reply_ok = c->writable >= (c->usize < ks ? c->usize : ks);
 	if (!c->inputs_valid) {
 		c->want = B(EINVAL) | extra, c->why = "bad flags or reserved fields";
 		return;
@@ -1162,8 +1232,16 @@ static void expect(struct thread *t, struct call *c)
 		} else if (c->unpinnable) {
 			want |= B(EFAULT) | B(ENOMEM), c->why = "first page cannot be pinned";
 		} else {
+			bool inline_segs =
+			    c->usize >= FIRST_SIZE(struct sgdma_ioc_register, inline_segs) &&
+			    a->inline_count;
+
 			want |= B(0) | B(ENOMEM) | B(EFAULT) | B(EIO) | B(EBUSY);
 			c->why = "may pin";
+			if (a->flags & SGDMA_REG_REQUIRE_CONTIG)
+				want |= B(E2BIG), c->why = "may pin, may not be contiguous";
+			if (inline_segs && c->sc != S_GOOD)
+				want &= ~B(0), c->why = "inline segments not writable";
 			if (!reply_ok)
 				want = (want & ~B(0)) | B(EFAULT), c->why = "reply not writable";
 		}
@@ -1299,8 +1377,31 @@ static void check_memory(struct thread *t, struct call *c)
 		fail(t, c, "kernel wrote past the caller's size %u or the kernel struct", c->usize);
 		return;
 	}
-	if (c->err && c->err != EFAULT && memcmp(c->p, t->wrote, c->written < kw ? c->written : kw))
-		fail(t, c, "a call failing with %s changed the struct", errname(c->err));
+	if (c->err && c->err != EFAULT) {
+		size_t cmp = c->written < kw ? c->written : kw;
+		size_t nsegs_end = offsetof(struct sgdma_ioc_register, nsegs) + 8;
+		uint8_t got[sizeof(c->in.raw)];
+
+		/* A registration that is not contiguous says how many segments it has. */
+		memcpy(got, c->p, cmp);
+		if (c->cmd == C_REGISTER && c->err == E2BIG && cmp >= nsegs_end) {
+			size_t at = offsetof(struct sgdma_ioc_register, nsegs);
+			uint64_t nsegs, sent;
+
+			memcpy(&nsegs, got + at, 8);
+			memcpy(&sent, t->wrote + at, 8);
+			if (nsegs != sent &&
+			    (sent || nsegs < 2 || !(c->in.reg.flags & SGDMA_REG_REQUIRE_CONTIG))) {
+				fail(t, c, "E2BIG with nsegs %llu", (unsigned long long)nsegs);
+				return;
+			}
+			memcpy(got + at, &sent, 8);
+		}
+		if (memcmp(got, t->wrote, cmp)) {
+			fail(t, c, "a call failing with %s changed the struct", errname(c->err));
+			return;
+		}
+	}
 	memset(c->out.raw, 0, sizeof(c->out.raw));
 	memcpy(c->out.raw, c->p, c->written < ks ? c->written : ks);
 }
@@ -1411,6 +1512,9 @@ static void unregister_now(struct thread *t, struct fdstate *fs, int idx)
 static void after_register(struct thread *t, struct call *c)
 {
 	const struct sgdma_ioc_register *in = &c->in.reg, *out = &c->out.reg;
+	bool v2 = c->usize >= FIRST_SIZE(struct sgdma_ioc_register, inline_segs);
+	struct sgdma_ioc_seg inl[NSTORE];
+	uint64_t n_inline = 0;
 	struct fdstate *fs = c->fs;
 	struct handle *h;
 
@@ -1423,6 +1527,27 @@ static void after_register(struct thread *t, struct call *c)
 	if (!out->nsegs || out->nsegs > out->length)
 		FAIL_RET(t, c, "REGISTER returned nsegs %llu for %llu bytes",
 		         (unsigned long long)out->nsegs, (unsigned long long)out->length);
+	if ((in->flags & SGDMA_REG_REQUIRE_CONTIG) && out->nsegs != 1)
+		FAIL_RET(t, c, "REGISTER with REQUIRE_CONTIG returned %llu segments",
+		         (unsigned long long)out->nsegs);
+	if (v2) {
+		if ((out->region_flags & ~REGION_FLAGS) ||
+		    !(out->region_flags & SGDMA_REGION_CONTIGUOUS) != (out->nsegs > 1))
+			FAIL_RET(t, c, "REGISTER returned region flags 0x%x for %llu segments",
+			         out->region_flags, (unsigned long long)out->nsegs);
+		n_inline = in->inline_count < out->nsegs ? in->inline_count : out->nsegs;
+		if (out->inline_count != n_inline || out->inline_segs != in->inline_segs)
+			FAIL_RET(t, c, "REGISTER wrote %u segments inline, expected %llu",
+			         out->inline_count, (unsigned long long)n_inline);
+		/* Kept before read_all_segs() reuses the buffer; nothing past them. */
+		memcpy(inl, t->segbuf, (n_inline < NSTORE ? n_inline : NSTORE) * sizeof(inl[0]));
+		for (const uint8_t *q = t->segbuf + n_inline * sizeof(inl[0]);
+		     n_inline && q < t->segbuf + (n_inline + 2) * sizeof(inl[0]) && q < t->segguard;
+		     q++)
+			if (*q != SEGCANARY)
+				FAIL_RET(t, c, "REGISTER wrote past inline entry %llu",
+				         (unsigned long long)n_inline);
+	}
 	if (fs->nlive == MAXLIVE) {
 		/* Make room: every region this file holds stays tracked. */
 		unregister_now(t, fs, below(&t->rng, MAXLIVE));
@@ -1437,6 +1562,10 @@ static void after_register(struct thread *t, struct call *c)
 	fs->live_bytes += h->len;
 	if (!read_all_segs(t, fs, h))
 		return;
+	for (uint64_t i = 0; i < n_inline && i < h->nstored; i++)
+		if (memcmp(&inl[i], &h->segs[i], sizeof(inl[i])))
+			FAIL_RET(t, c, "inline segment %llu differs from GET_SEGS's",
+			         (unsigned long long)i);
 }
 
 static void after_get_segs(struct thread *t, struct call *c)
@@ -1561,6 +1690,15 @@ static void run_call(struct thread *t, struct call *c)
 		seg_reset(t);
 		t->sdirty_lo = s;
 		t->sdirty_hi = e < t->segguard ? e : t->segguard;
+	}
+	if (c->cmd == C_REGISTER && c->in.reg.inline_count && c->sc == S_GOOD) {
+		uint8_t *s = (uint8_t *)(uintptr_t)c->in.reg.inline_segs;
+		size_t room = t->segguard - s;
+		size_t n = ((size_t)c->in.reg.inline_count + 2) * sizeof(struct sgdma_ioc_seg);
+
+		seg_reset(t);
+		t->sdirty_lo = s;
+		t->sdirty_hi = s + (n < room ? n : room);
 	}
 	if (ro && mprotect(Bp, page, PROT_READ))
 		fail(t, c, "mprotect: %s", strerror(errno));

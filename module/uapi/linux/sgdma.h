@@ -29,6 +29,8 @@
 #define SGDMA_REG_TO_DEVICE	0x1U  /* device reads the buffer */
 #define SGDMA_REG_FROM_DEVICE	0x2U  /* device writes the buffer */
 #define SGDMA_REG_DIR_MASK	(SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE)
+/* Fail with -E2BIG unless the whole region is one segment on the bus. */
+#define SGDMA_REG_REQUIRE_CONTIG 0x4U
 
 /**
  * struct sgdma_ioc_info - SGDMA_IOC_INFO: describe the device behind this file
@@ -41,9 +43,18 @@
  * @seg_boundary: out, boundary mask no reported segment crosses
  *                (a segment never spans an address A with (A & mask) == 0,
  *                except at its start)
- * @dev_flags: out, SGDMA_INFO_IOMMU when an IOMMU translates bus addresses
+ * @dev_flags: out, SGDMA_INFO_IOMMU when an IOMMU translates bus addresses,
+ *             SGDMA_INFO_COHERENT when the device's DMA is cache-coherent
+ *             with the CPUs (no cache maintenance is needed)
  * @reserved: must be 0
  * @name: out, the device's name (e.g. "0000:00:03.0"), NUL-terminated
+ * @features: out, SGDMA_FEAT_* bits: what this module does beyond the
+ *            first version of the interface (a module without them
+ *            leaves the field as the caller passed it, 0)
+ * @dma_align: out, the alignment in bytes the kernel asks of buffers that
+ *             a non-coherent device writes (dma_get_cache_alignment()):
+ *             a buffer that shares such a block with other data may lose
+ *             the CPU's writes to that data, or the device's, at a sync
  */
 struct sgdma_ioc_info {
 	__u32 size;
@@ -56,36 +67,58 @@ struct sgdma_ioc_info {
 	__u32 dev_flags;
 	__u32 reserved;
 	char name[64];
+	__u32 features;
+	__u32 dma_align;
 };
 
-#define SGDMA_INFO_IOMMU 0x1U
+#define SGDMA_INFO_IOMMU	0x1U
+#define SGDMA_INFO_COHERENT	0x2U	/* valid with SGDMA_FEAT_COHERENCE */
+
+/* REGISTER reports @region_flags and takes SGDMA_REG_REQUIRE_CONTIG. */
+#define SGDMA_FEAT_REGION_FLAGS	0x1U
+/* REGISTER copies the first segments out (@inline_count, @inline_segs). */
+#define SGDMA_FEAT_INLINE_SEGS	0x2U
+/* INFO reports SGDMA_INFO_COHERENT and @dma_align. */
+#define SGDMA_FEAT_COHERENCE	0x4U
 
 /**
  * struct sgdma_ioc_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
  * @size: sizeof(struct sgdma_ioc_register)
- * @flags: one or both of SGDMA_REG_TO_DEVICE and SGDMA_REG_FROM_DEVICE
+ * @flags: one or both of SGDMA_REG_TO_DEVICE and SGDMA_REG_FROM_DEVICE,
+ *         and optionally SGDMA_REG_REQUIRE_CONTIG
  * @addr: start of the buffer (any alignment)
  * @length: length in bytes, > 0
  * @handle: out, names the region in later calls (never 0); 0 on input
  * @reserved: must be 0
  * @nsegs: out, number of DMA segments GET_SEGS reports for the region;
- *         0 on input
+ *         0 on input.  Also set when SGDMA_REG_REQUIRE_CONTIG fails with
+ *         -E2BIG: the number of segments the region would have had.
+ * @region_flags: out, SGDMA_REGION_* facts about the mapping; 0 on input
+ * @inline_count: in, room in @inline_segs, in entries (0: none);
+ *                out, the segments written there, from segment 0 on
+ * @inline_segs: in, user pointer to an array of struct sgdma_ioc_seg,
+ *               or 0 when @inline_count is 0
  *
  * The whole buffer is handed to the device, as a SYNC for the device of
- * every byte would; UNREGISTER syncs nothing back.
+ * every byte would; UNREGISTER syncs nothing back.  With @inline_count a
+ * region of few segments is fully described by REGISTER alone; GET_SEGS
+ * reads the rest, cheapest from index @inline_count on.
  *
  * Errors: -EINVAL (length 0, @addr + @length overflows, bad flags or
- * reserved), -EFAULT (a page is not mapped, is PROT_NONE, is I/O memory,
- * is read-only while the device may write, is a shared mapping of a file
- * whose filesystem tracks writes while the device may write, or @addr is
- * not a user address), -E2BIG (longer than the max_region_bytes module
- * parameter), -ENOSPC (the file has max_regions_per_file regions), -ENOMEM
- * (over the RLIMIT_MEMLOCK of the calling user without CAP_IPC_LOCK, or out
- * of memory), -EIO (the DMA mapping failed, e.g. no bounce buffer space for
- * a device with a small mask, or over the max_bounce_bytes module parameter
- * for the calling user), -EBUSY (the device's IOMMU domain changed since it
- * was exposed, or a device of its IOMMU group is owned by a driver that
- * manages DMA itself).
+ * reserved, an output field not 0, @inline_segs without @inline_count),
+ * -EFAULT (a page is not mapped, is PROT_NONE, is I/O memory, is
+ * read-only while the device may write, is a shared mapping of a file
+ * whose filesystem tracks writes while the device may write, @addr is not
+ * a user address, or @inline_segs is not writable), -E2BIG (longer than
+ * the max_region_bytes module parameter; or SGDMA_REG_REQUIRE_CONTIG and
+ * more than one segment, with @nsegs set), -ENOSPC (the file has
+ * max_regions_per_file regions), -ENOMEM (over the RLIMIT_MEMLOCK of the
+ * calling user without CAP_IPC_LOCK, or out of memory), -EIO (the DMA
+ * mapping failed, e.g. no bounce buffer space for a device with a small
+ * mask, or over the max_bounce_bytes module parameter for the calling
+ * user), -EBUSY (the device's IOMMU domain changed since it was exposed,
+ * or a device of its IOMMU group is owned by a driver that manages DMA
+ * itself).
  */
 struct sgdma_ioc_register {
 	__u32 size;
@@ -95,7 +128,18 @@ struct sgdma_ioc_register {
 	__u32 handle;
 	__u32 reserved;
 	__aligned_u64 nsegs;
+	__u32 region_flags;
+	__u32 inline_count;
+	__aligned_u64 inline_segs;
 };
+
+/* struct sgdma_ioc_register.region_flags */
+/* Some segment goes through swiotlb bounce buffers: only SYNC moves data. */
+#define SGDMA_REGION_BOUNCED	0x1U
+/* SYNC does work (bounce copies or cache maintenance); clear: SYNC is a no-op. */
+#define SGDMA_REGION_NEEDS_SYNC	0x2U
+/* One segment: the device sees the buffer as one bus address range. */
+#define SGDMA_REGION_CONTIGUOUS	0x4U
 
 /**
  * struct sgdma_ioc_seg - one DMA segment of a region
