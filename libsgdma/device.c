@@ -123,6 +123,32 @@ static int resolve(const char *fn, const char *name, char *path, size_t size)
 	return 0;
 }
 
+/* ---- forks -------------------------------------------------------------- */
+
+/*
+ * Forks of this process so far, counted in the child: a device opened
+ * before the last fork belongs to the parent.  Lets calls that need no
+ * system call (a sync of a region that needs none) still refuse a forked
+ * child without asking getpid().
+ */
+static atomic_uint forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed);
+}
+
+static void register_fork_counter(void)
+{
+	pthread_atfork(NULL, NULL, count_fork);
+}
+
+bool sgdma__dev_forked(const struct sgdma_dev *dev)
+{
+	return atomic_load_explicit(&forks, memory_order_relaxed) != dev->forks;
+}
+
 /* ---- opening and references --------------------------------------------- */
 
 void sgdma__dev_get(struct sgdma_dev *dev)
@@ -209,6 +235,7 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 
 	if (resolve(fn, name, path, sizeof(path)) < 0)
 		return NULL;
+	pthread_once(&forks_once, register_fork_counter);
 	plen = strlen(path) + 1;
 	dev = calloc(1, sizeof(*dev) + plen);
 	if (!dev) {
@@ -226,7 +253,9 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 	if (err)
 		goto err_close;
 	atomic_init(&dev->refs, 1);
+	atomic_init(&dev->warned, false);
 	dev->owner = getpid();
+	dev->forks = atomic_load_explicit(&forks, memory_order_relaxed);
 	return dev;
 
 err_close:
@@ -261,6 +290,18 @@ SGDMA_EXPORT int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_in
 	info->seg_boundary = dev->info.seg_boundary;
 	info->iommu = dev->info.dev_flags & SGDMA_INFO_IOMMU;
 	return 0;
+}
+
+SGDMA_EXPORT int sgdma_dev_coherent(const struct sgdma_dev *dev)
+{
+	if (!dev)
+		return sgdma__fail(EINVAL, "sgdma_dev_coherent: dev is NULL");
+	if (!(dev->info.features & SGDMA_FEAT_COHERENCE))
+		return sgdma__fail(EOPNOTSUPP,
+		                   "sgdma_dev_coherent: the sgdma module of %s does not report "
+		                   "coherence (it is older than this libsgdma)",
+		                   dev->info.name);
+	return !!(dev->info.dev_flags & SGDMA_INFO_COHERENT);
 }
 
 /* ---- the default device ------------------------------------------------- */

@@ -176,3 +176,42 @@ int sgdma__ioctl_fail(const char *fn, const struct sgdma_dev *dev, unsigned int 
 	return sgdma__fail(err, "%s: %s ioctl on %s failed: %s", fn, cmd_name(cmd, b2, sizeof(b2)),
 	                   dev_name(dev), sgdma__strerror(err, b1, sizeof(b1)));
 }
+
+int sgdma__fail_not_contig(const char *fn, const struct sgdma_dev *dev, size_t len, uint64_t nsegs)
+{
+	char b1[64], b2[64];
+
+	if (dev->info.max_segment && len > dev->info.max_segment)
+		return sgdma__fail(E2BIG,
+		                   "%s: SGDMA_REQUIRE_CONTIG: the buffer of %s would be %llu DMA "
+		                   "segments on %s, whose longest segment is %s: no buffer this "
+		                   "long is one segment there (see max_segment_size in sysfs)",
+		                   fn, fmt_size(len, b1, sizeof(b1)), (unsigned long long)nsegs,
+		                   dev_name(dev), fmt_size(dev->info.max_segment, b2, sizeof(b2)));
+	return sgdma__fail(E2BIG,
+	                   "%s: SGDMA_REQUIRE_CONTIG: the buffer of %s would be %llu DMA segments "
+	                   "on %s, not one: use physically contiguous memory (a hugetlb page or "
+	                   "a transparent huge page holding the whole buffer) or a device behind "
+	                   "an IOMMU",
+	                   fn, fmt_size(len, b1, sizeof(b1)), (unsigned long long)nsegs,
+	                   dev_name(dev));
+}
+
+void sgdma__warn_cacheline(const char *fn, struct sgdma_dev *dev, const void *buf, size_t len)
+{
+	unsigned int align = dev->info.dma_align;
+
+	if (atomic_exchange(&dev->warned, true))
+		return;
+	fprintf(stderr,
+	        "libsgdma: warning: %s: %s does not keep its DMA coherent with the CPU caches, "
+	        "and the buffer it writes (%p, %zu bytes) shares its %s with other "
+	        "data: a sync can lose the CPU's writes to that data or the device's; align "
+	        "the buffer's start and end to %u bytes (reported once per device handle)\n",
+	        fn, dev_name(dev), buf, len,
+	        (uintptr_t)buf % align ? ((uintptr_t)buf + len) % align
+	                                     ? "first and last cache lines"
+	                                     : "first cache line"
+	                               : "last cache line",
+	        align);
+}

@@ -32,6 +32,10 @@
 static_assert(SGDMA_TO_DEVICE == SGDMA_REG_TO_DEVICE, "flag mismatch");
 static_assert(SGDMA_FROM_DEVICE == SGDMA_REG_FROM_DEVICE, "flag mismatch");
 static_assert(SGDMA_BIDIRECTIONAL == SGDMA_REG_DIR_MASK, "flag mismatch");
+static_assert(SGDMA_REQUIRE_CONTIG == SGDMA_REG_REQUIRE_CONTIG, "flag mismatch");
+static_assert(SGDMA_BOUNCED == SGDMA_REGION_BOUNCED, "flag mismatch");
+static_assert(SGDMA_NEEDS_SYNC == SGDMA_REGION_NEEDS_SYNC, "flag mismatch");
+static_assert(SGDMA_CONTIGUOUS == SGDMA_REGION_CONTIGUOUS, "flag mismatch");
 static_assert(sizeof(struct sgdma_seg) == sizeof(struct sgdma_ioc_seg),
               "struct sgdma_seg layout mismatch");
 static_assert(offsetof(struct sgdma_seg, addr) == offsetof(struct sgdma_ioc_seg, addr),
@@ -54,7 +58,9 @@ struct sgdma_dev {
 	bool is_default;     /* a default device, now or before: sgdma_close() is a no-op */
 	bool handed_out;     /* sgdma_default_dev() returned it: never freed */
 	atomic_bool revoked; /* an ioctl on it answered ENODEV */
+	atomic_bool warned;  /* the cache-line warning was printed */
 	pid_t owner;         /* the opener: a forked child must reopen */
+	unsigned int forks;  /* sgdma__forks() when opened */
 	struct sgdma_dev *retired_next; /* the list of replaced defaults handed out */
 	struct sgdma_ioc_info info;
 	char path[]; /* for messages */
@@ -66,6 +72,7 @@ struct sgdma_region {
 	void *addr;
 	size_t len;
 	uint32_t handle;
+	unsigned int flags; /* sgdma_region_flags() */
 	size_t nsegs;
 	struct sgdma_seg segs[];
 };
@@ -83,6 +90,13 @@ const char *sgdma__strerror(int err, char *buf, size_t size);
  */
 int sgdma__ioctl_fail(const char *fn, const struct sgdma_dev *dev, unsigned int cmd, int err,
                       size_t len);
+/*
+ * SGDMA_REQUIRE_CONTIG failed: @len bytes would have been @nsegs segments.
+ * Returns -E2BIG.
+ */
+int sgdma__fail_not_contig(const char *fn, const struct sgdma_dev *dev, size_t len, uint64_t nsegs);
+/* Prints the cache-line warning of a region of @len bytes at @buf, once per @dev. */
+void sgdma__warn_cacheline(const char *fn, struct sgdma_dev *dev, const void *buf, size_t len);
 
 /* ---- device.c ----------------------------------------------------------- */
 
@@ -95,5 +109,10 @@ void sgdma__dev_put(struct sgdma_dev *dev);
 int sgdma__dev_ioctl(struct sgdma_dev *dev, unsigned long req, void *arg);
 /* The default device, with a reference for the caller; NULL on failure. */
 struct sgdma_dev *sgdma__default_get(const char *fn);
+/*
+ * True in a process forked after @dev was opened (pthread_atfork): the
+ * device's file belongs to the parent's mm.  No system call.
+ */
+bool sgdma__dev_forked(const struct sgdma_dev *dev);
 
 #endif /* SGDMA_INTERNAL_H */

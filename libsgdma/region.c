@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * libsgdma regions: registering a buffer (REGISTER, then GET_SEGS until
- * every segment is read, then a check that the segments tile the buffer),
- * the accessors, sync, unregister, and where the region's pages are.
+ * libsgdma regions: registering a buffer (REGISTER, which returns the
+ * first segments with its reply, then GET_SEGS for any more, then a check
+ * that the segments tile the buffer), the accessors, sync (skipped when the
+ * region needs none), unregister, and where the region's pages are.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -18,6 +19,10 @@
 
 /* Segments fetched per GET_SEGS call. */
 #define SEGS_BATCH 4096
+/* Most segments asked for with the REGISTER reply. */
+#define INLINE_MAX 64
+/* Unused inline entries a region keeps rather than shrinking. */
+#define INLINE_SLACK 16
 /* Pages asked about per move_pages(2) call. */
 #define NODE_BATCH 512
 
@@ -45,43 +50,57 @@ static int check_args(const char *fn, const struct sgdma_dev *dev, const void *b
 		return sgdma__fail(EINVAL, "%s: len is 0", fn);
 	if (len - 1 > UINTPTR_MAX - (uintptr_t)buf)
 		return sgdma__fail(EINVAL, "%s: buf + len overflows", fn);
-	if (!flags || (flags & ~(unsigned int)SGDMA_BIDIRECTIONAL))
+	if (!(flags & SGDMA_BIDIRECTIONAL) ||
+	    (flags & ~(unsigned int)(SGDMA_BIDIRECTIONAL | SGDMA_REQUIRE_CONTIG)))
 		return sgdma__fail(EINVAL,
 		                   "%s: invalid flags 0x%x: use SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE "
-		                   "or SGDMA_BIDIRECTIONAL",
+		                   "or SGDMA_BIDIRECTIONAL, optionally with SGDMA_REQUIRE_CONTIG",
 		                   fn, flags);
 	return 0;
 }
 
-/* A region with room for the @nsegs segments REGISTER reported for @len bytes. */
-static struct sgdma_region *alloc_region(const char *fn, uint64_t nsegs, size_t len)
+/*
+ * A region with room for @nsegs segments, or @r resized to it (@r is
+ * freed on failure).  NULL with the message set when out of memory.
+ */
+static struct sgdma_region *resize_region(const char *fn, struct sgdma_region *r, uint64_t nsegs)
 {
-	struct sgdma_region *r;
+	struct sgdma_region *n;
 
-	if (nsegs == 0 || nsegs > len) {
-		sgdma__fail(EPROTO, "%s: the module reported %llu segments for %zu bytes", fn,
-		            (unsigned long long)nsegs, len);
-		return NULL;
-	}
 	if (nsegs > (SIZE_MAX - sizeof(*r)) / sizeof(r->segs[0])) {
 		sgdma__fail(ENOMEM, "%s: %llu segments do not fit in memory", fn,
 		            (unsigned long long)nsegs);
+		free(r);
 		return NULL;
 	}
-	r = malloc(sizeof(*r) + (size_t)nsegs * sizeof(r->segs[0]));
-	if (!r) {
+	n = realloc(r, sizeof(*r) + (size_t)nsegs * sizeof(r->segs[0]));
+	if (!n) {
 		sgdma__fail(ENOMEM, "%s: out of memory for %llu segments", fn,
 		            (unsigned long long)nsegs);
+		free(r);
 		return NULL;
 	}
-	r->nsegs = (size_t)nsegs;
-	return r;
+	return n;
 }
 
-/* Read all r->nsegs segments of r->handle into r->segs.  Returns 0 or -errno. */
-static int fetch_segs(const char *fn, struct sgdma_region *r)
+/*
+ * Segments to ask for with the REGISTER reply: without an IOMMU each page
+ * may be a segment, and a segment boundary may cut one in two.
+ */
+static size_t inline_room(const struct sgdma_dev *dev, const void *buf, size_t len)
 {
-	for (size_t i = 0; i < r->nsegs;) {
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t pages = ((uintptr_t)buf + len - 1) / page - (uintptr_t)buf / page + 1;
+
+	if (!(dev->info.features & SGDMA_FEAT_INLINE_SEGS))
+		return 0;
+	return pages < INLINE_MAX / 2 ? 2 * pages : INLINE_MAX;
+}
+
+/* Read segments @from to r->nsegs of r->handle into r->segs.  Returns 0 or -errno. */
+static int fetch_segs(const char *fn, struct sgdma_region *r, size_t from)
+{
+	for (size_t i = from; i < r->nsegs;) {
 		size_t want = r->nsegs - i < SEGS_BATCH ? r->nsegs - i : SEGS_BATCH;
 		struct sgdma_ioc_get_segs gs = {
 		    .size = sizeof(gs),
@@ -125,42 +144,108 @@ static int check_tiling(const char *fn, const struct sgdma_region *r)
 	return 0;
 }
 
+/*
+ * The region's flags from the REGISTER reply; a module without region
+ * flags says nothing of bouncing, so every sync goes to the kernel.
+ * Returns 0 or -EPROTO.
+ */
+static int region_flags(const char *fn, struct sgdma_region *r,
+                        const struct sgdma_ioc_register *reg)
+{
+	const struct sgdma_dev *dev = r->dev;
+	unsigned int align = dev->info.dma_align;
+	uintptr_t start = (uintptr_t)r->addr;
+
+	if (dev->info.features & SGDMA_FEAT_REGION_FLAGS) {
+		r->flags = reg->region_flags & (SGDMA_REGION_BOUNCED | SGDMA_REGION_NEEDS_SYNC |
+		                                SGDMA_REGION_CONTIGUOUS);
+		if (!(r->flags & SGDMA_CONTIGUOUS) != (r->nsegs > 1))
+			return sgdma__fail(
+			    EPROTO, "%s: the module reported %zu segments and contiguous %s", fn,
+			    r->nsegs, r->flags & SGDMA_CONTIGUOUS ? "yes" : "no");
+	} else {
+		r->flags = SGDMA_NEEDS_SYNC | (r->nsegs == 1 ? SGDMA_CONTIGUOUS : 0);
+	}
+	if ((dev->info.features & SGDMA_FEAT_COHERENCE) &&
+	    !(dev->info.dev_flags & SGDMA_INFO_COHERENT) && (reg->flags & SGDMA_FROM_DEVICE) &&
+	    align > 1 && (start % align || (start + r->len) % align))
+		r->flags |= SGDMA_CACHELINE_SHARED;
+	return 0;
+}
+
 static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, void *buf,
                                         size_t len, unsigned int flags)
 {
 	struct sgdma_ioc_register reg = {.size = sizeof(reg)};
 	struct sgdma_region *r;
+	size_t room;
 	int err;
 
 	if (check_args(fn, dev, buf, len, flags) < 0)
 		return NULL;
-	reg.flags = flags;
+	room = inline_room(dev, buf, len);
+	r = resize_region(fn, NULL, room);
+	if (!r)
+		return NULL;
+	reg.flags = flags & SGDMA_BIDIRECTIONAL;
+	/* A module without region flags refuses it: then the library checks. */
+	if (dev->info.features & SGDMA_FEAT_REGION_FLAGS)
+		reg.flags = flags;
 	reg.addr = (uintptr_t)buf;
 	reg.length = len;
+	reg.inline_count = (uint32_t)room;
+	reg.inline_segs = room ? (uintptr_t)r->segs : 0;
 	err = sgdma__dev_ioctl(dev, SGDMA_IOC_REGISTER, &reg);
 	if (err) {
-		sgdma__ioctl_fail(fn, dev, SGDMA_CMD_REGISTER, err, len);
-		return NULL;
+		if (err == E2BIG && (flags & SGDMA_REQUIRE_CONTIG) && reg.nsegs)
+			sgdma__fail_not_contig(fn, dev, len, reg.nsegs);
+		else
+			sgdma__ioctl_fail(fn, dev, SGDMA_CMD_REGISTER, err, len);
+		goto err_free;
 	}
 
-	r = alloc_region(fn, reg.nsegs, len);
-	if (!r)
-		goto err_unregister;
+	if (reg.nsegs == 0 || reg.nsegs > len || reg.inline_count > room ||
+	    reg.inline_count > reg.nsegs) {
+		sgdma__fail(EPROTO,
+		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
+		            (unsigned long long)reg.nsegs, len, reg.inline_count);
+		goto err_free_unregister;
+	}
+	if (reg.nsegs > room || room - reg.nsegs > INLINE_SLACK) {
+		r = resize_region(fn, r, reg.nsegs);
+		if (!r)
+			goto err_unregister;
+	}
 	r->dev = dev;
 	r->addr = buf;
 	r->len = len;
 	r->handle = reg.handle;
-	if (fetch_segs(fn, r) < 0 || check_tiling(fn, r) < 0)
-		goto err_free;
+	r->nsegs = (size_t)reg.nsegs;
+	if (fetch_segs(fn, r, reg.inline_count) < 0 || check_tiling(fn, r) < 0 ||
+	    region_flags(fn, r, &reg) < 0)
+		goto err_free_unregister;
+	if ((flags & SGDMA_REQUIRE_CONTIG) && r->nsegs > 1) {
+		/* A module that does not know the flag mapped it anyway. */
+		sgdma__fail_not_contig(fn, dev, len, r->nsegs);
+		goto err_free_unregister;
+	}
+	if (r->flags & SGDMA_CACHELINE_SHARED)
+		sgdma__warn_cacheline(fn, dev, buf, len);
 	sgdma__dev_get(dev);
 	return r;
 
-err_free:
+err_free_unregister:
 	err = errno;
 	free(r);
 	errno = err;
 err_unregister:
 	kernel_unregister(dev, reg.handle);
+	return NULL;
+
+err_free:
+	err = errno;
+	free(r);
+	errno = err;
 	return NULL;
 }
 
@@ -207,6 +292,11 @@ SGDMA_EXPORT const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region
 	return r ? r->segs : NULL;
 }
 
+SGDMA_EXPORT unsigned int sgdma_region_flags(const struct sgdma_region *r)
+{
+	return r ? r->flags : 0;
+}
+
 SGDMA_EXPORT struct sgdma_dev *sgdma_region_dev(const struct sgdma_region *r)
 {
 	return r ? r->dev : NULL;
@@ -237,6 +327,14 @@ static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t le
 		return sgdma__fail(EINVAL,
 		                   "%s: range [%zu, +%zu) is outside the region of %zu bytes", fn,
 		                   off, len, r->len);
+	if (!(r->flags & SGDMA_NEEDS_SYNC)) {
+		/* The kernel would do nothing: say what it would have said. */
+		if (atomic_load_explicit(&r->dev->revoked, memory_order_relaxed))
+			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, ENODEV, r->len);
+		if (sgdma__dev_forked(r->dev))
+			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, EPERM, r->len);
+		return 0;
+	}
 	s.handle = r->handle;
 	s.offset = off;
 	s.length = len;

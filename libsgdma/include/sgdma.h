@@ -47,6 +47,14 @@ extern "C" {
 #define SGDMA_TO_DEVICE     1U /* the device reads the buffer */
 #define SGDMA_FROM_DEVICE   2U /* the device writes the buffer */
 #define SGDMA_BIDIRECTIONAL 3U /* both */
+/* Or-ed with a direction: fail with E2BIG unless the region is one segment. */
+#define SGDMA_REQUIRE_CONTIG 4U
+
+/* Facts about a registered region, from sgdma_region_flags(). */
+#define SGDMA_BOUNCED          1U /* some segment goes through swiotlb bounce buffers */
+#define SGDMA_NEEDS_SYNC       2U /* syncs copy or maintain caches; clear: they are no-ops */
+#define SGDMA_CONTIGUOUS       4U /* one segment: one bus address range */
+#define SGDMA_CACHELINE_SHARED 8U /* non-coherent device writes a partial cache line */
 
 /* Default directory of the device nodes (overridden by $SGDMA_DEV_DIR). */
 #define SGDMA_DEV_DIR_DEFAULT "/dev/sgdma"
@@ -174,15 +182,45 @@ void sgdma_close(struct sgdma_dev *dev);
 int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
 
 /**
+ * sgdma_dev_coherent() - whether a device's DMA is cache-coherent
+ * @dev: the device
+ *
+ * On a coherent device (every x86 machine, most arm64 servers) the device
+ * sees what the CPU caches hold; on a non-coherent one (many Zynq and
+ * Versal designs) each sync cleans or invalidates cache lines, and buffers
+ * the device writes should be aligned to the cache line (see
+ * sgdma_dev_register()).
+ *
+ * Return: 1 when coherent, 0 when not, or a negative errno:
+ *  -EINVAL      @dev is NULL
+ *  -EOPNOTSUPP  the sgdma module is older than this library and does not
+ *               report coherence
+ */
+int sgdma_dev_coherent(const struct sgdma_dev *dev);
+
+/**
  * sgdma_dev_register() - register a buffer with a device
  * @dev: the device
  * @buf: start of the buffer (any alignment)
  * @len: length in bytes, > 0
- * @flags: SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL
+ * @flags: SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL,
+ *         optionally or-ed with SGDMA_REQUIRE_CONTIG
  *
  * Pins the pages of @buf, maps them for DMA by the device, hands the whole
  * buffer to the device (as sgdma_sync_for_device() would) and reads all
- * the DMA segments.  The buffer must stay mapped (not munmap()ed nor
+ * the DMA segments.  With SGDMA_REQUIRE_CONTIG the registration fails
+ * unless the device sees the whole buffer as one bus address range (for a
+ * DMA engine with a single address register); the message says how many
+ * segments it would have been.  A region of a few segments takes one
+ * ioctl to register (the module returns its segments with the reply).
+ *
+ * On a device whose DMA is not cache-coherent (see sgdma_dev_coherent()),
+ * a buffer the device writes (SGDMA_FROM_DEVICE or SGDMA_BIDIRECTIONAL)
+ * should start and end on a cache-line boundary: a sync of a partial line
+ * can lose the CPU's writes to the other bytes of that line, or the
+ * device's.  Such a registration succeeds, its region has
+ * SGDMA_CACHELINE_SHARED, and the library prints a warning on stderr, once
+ * per device handle.  The buffer must stay mapped (not munmap()ed nor
  * remapped) until sgdma_unregister().  The pinned pages count against the
  * RLIMIT_MEMLOCK of the calling user, for all of that user's regions,
  * unless the process has CAP_IPC_LOCK; the charge goes when the region
@@ -190,13 +228,15 @@ int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
  *
  * Return: the region, or NULL with errno set:
  *  EINVAL  @dev or @buf is NULL, @len is 0, @buf + @len overflows, or
- *          @flags is not one of the three values above
+ *          @flags is not one of the three directions above (with or
+ *          without SGDMA_REQUIRE_CONTIG)
  *  EFAULT  the buffer is not fully mapped, is PROT_NONE, is I/O memory, is
  *          read-only while the device writes it, or is a shared mapping of
  *          a file whose filesystem tracks writes (ext4, xfs) while the
  *          device writes it
  *  ENOMEM  over RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory
- *  E2BIG   longer than the module's max_region_bytes parameter
+ *  E2BIG   longer than the module's max_region_bytes parameter, or
+ *          SGDMA_REQUIRE_CONTIG and the buffer is more than one segment
  *  ENOSPC  the device file has max_regions_per_file regions already
  *  EIO     the DMA mapping failed (e.g. no bounce buffer space, or over the
  *          module's max_bounce_bytes for this user)
@@ -226,6 +266,29 @@ size_t sgdma_region_nsegs(const struct sgdma_region *r);
  * NULL.
  */
 const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region *r);
+
+/**
+ * sgdma_region_flags() - what the mapping of a region is like
+ * @r: the region
+ *
+ * Return: an or of
+ *  SGDMA_BOUNCED          some segment goes through swiotlb bounce buffers
+ *                         (the device's DMA mask does not reach the memory,
+ *                         or the kernel bounces untrusted devices): data
+ *                         moves between buffer and device only at syncs
+ *  SGDMA_NEEDS_SYNC       a sync copies bounce buffers or maintains caches;
+ *                         when clear, sgdma_sync_for_device() and
+ *                         sgdma_sync_for_cpu() return at once, without
+ *                         entering the kernel
+ *  SGDMA_CONTIGUOUS       one segment: the device sees the buffer as one bus
+ *                         address range
+ *  SGDMA_CACHELINE_SHARED the device is not cache-coherent, writes the
+ *                         buffer, and the buffer's first or last cache line
+ *                         also holds bytes outside it
+ * 0 if @r is NULL.  With a module older than this library, which does not
+ * report them, SGDMA_NEEDS_SYNC is always set and SGDMA_BOUNCED never.
+ */
+unsigned int sgdma_region_flags(const struct sgdma_region *r);
 
 /**
  * sgdma_region_dev() - the device a region is registered with
@@ -292,7 +355,11 @@ int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node
  * Call after the CPU wrote the range and before the device reads it (or
  * before the device writes it, to drop stale cache lines).  Exactly the
  * bytes of the range are copied to bounce buffers; caches are maintained
- * in whole cache lines where the machine needs it.
+ * in whole cache lines where the machine needs it.  When the region does
+ * not need syncs (no SGDMA_NEEDS_SYNC in sgdma_region_flags()) the call
+ * checks its arguments and returns without entering the kernel: it then
+ * reports -ENODEV only when an earlier call already found the device
+ * revoked (the device has no access to a revoked region anyway).
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL, @len is 0 or the range is outside the region

@@ -108,22 +108,51 @@ int do_info(Dev &d, int fd, sgdma_ioc_info *i)
 	i->seg_boundary = d.seg_boundary;
 	i->dev_flags = d.dev_flags;
 	snprintf(i->name, sizeof(i->name), "%s", d.name.c_str());
+	/* A first-version module writes nothing past the name. */
+	if (d.features) {
+		i->features = d.features;
+		i->dma_align = d.dma_align;
+	}
 	return 0;
 }
 
 int do_register(Dev &d, sgdma_ioc_register *r)
 {
+	bool v1 = !d.features;
+	uint32_t known = SGDMA_REG_DIR_MASK | (v1 ? 0 : SGDMA_REG_REQUIRE_CONTIG);
+
+	d.last_register = *r;
 	if (d.reg_err)
 		return d.reg_err;
-	if (r->size != sizeof(*r) || !r->flags || (r->flags & ~SGDMA_REG_DIR_MASK) || !r->length ||
-	    r->reserved)
+	if (r->size != sizeof(*r))
+		return EINVAL;
+	if (v1 && (r->region_flags || r->inline_count || r->inline_segs))
+		return E2BIG; /* a non-zero tail of a struct it does not know */
+	if (!(r->flags & SGDMA_REG_DIR_MASK) || (r->flags & ~known) || !r->length || r->reserved ||
+	    r->handle || r->nsegs || r->region_flags || (!r->inline_count && r->inline_segs))
 		return EINVAL;
 	uint32_t h = d.next_handle++;
-	Region reg{r->flags, r->addr, r->length, make_segs(d, h, r->addr, r->length)};
+	Region reg{r->flags & SGDMA_REG_DIR_MASK, r->addr, r->length,
+	           make_segs(d, h, r->addr, r->length)};
 	if (d.bad_tiling && reg.segs.size() > 1)
 		reg.segs[1].offset++;
+	if ((r->flags & SGDMA_REG_REQUIRE_CONTIG) && reg.segs.size() > 1) {
+		r->nsegs = reg.segs.size();
+		return E2BIG;
+	}
 	r->handle = h;
 	r->nsegs = d.bad_nsegs ? 0 : reg.segs.size();
+	if (!v1) {
+		uint64_t n = std::min<uint64_t>(r->inline_count, r->nsegs);
+		if (n)
+			memcpy(reinterpret_cast<void *>(r->inline_segs), reg.segs.data(),
+			       n * sizeof(sgdma_ioc_seg));
+		r->inline_count = static_cast<uint32_t>(n);
+		r->region_flags = (d.bounced ? SGDMA_REGION_BOUNCED : 0) |
+		                  (d.needs_sync ? SGDMA_REGION_NEEDS_SYNC : 0) |
+		                  (reg.segs.size() == 1 ? SGDMA_REGION_CONTIGUOUS : 0);
+		r->region_flags ^= d.bad_region_flags;
+	}
 	d.regions[h] = std::move(reg);
 	return 0;
 }

@@ -13,7 +13,10 @@
  * The fake checks what the library must get right (exact struct sizes,
  * flags, reserved fields, handles, ranges) and records the calls; it does
  * not implement the module's rules for struct sizes other than the
- * current one (the in-VM suites check those against the real module).
+ * current one (the in-VM suites check those against the real module),
+ * except that a Dev with features 0 plays a module of the first interface
+ * version: the new REGISTER fields must be zero (E2BIG otherwise), the
+ * new flag is unknown (EINVAL) and nothing new is reported.
  */
 #ifndef FAKE_MODULE_H
 #define FAKE_MODULE_H
@@ -67,7 +70,10 @@ struct Dev {
 	uint64_t dma_mask = 0xffffffffULL;
 	uint64_t max_segment = 65536;
 	uint64_t seg_boundary = 0xffffffffULL;
-	uint32_t dev_flags = SGDMA_INFO_IOMMU;
+	uint32_t dev_flags = SGDMA_INFO_IOMMU | SGDMA_INFO_COHERENT;
+	/* SGDMA_FEAT_*: 0 plays a module of the first interface version */
+	uint32_t features = SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE;
+	uint32_t dma_align = 64;
 	/* behaviour */
 	bool gone = false;         /* revoked: every ioctl answers ENODEV */
 	Gate *info_gate = nullptr; /* INFO waits here, without the lock */
@@ -78,12 +84,16 @@ struct Dev {
 	bool zero_count = false;         /* GET_SEGS returns count 0 */
 	bool bad_nsegs = false;          /* REGISTER reports nsegs 0 */
 	bool bad_tiling = false;         /* a segment's offset is off by one */
+	bool needs_sync = true;          /* REGISTER reports SGDMA_REGION_NEEDS_SYNC */
+	bool bounced = false;            /* REGISTER reports SGDMA_REGION_BOUNCED */
+	uint32_t bad_region_flags = 0;   /* xor-ed into the reported region flags */
 	/* state and records */
 	std::map<uint32_t, Region> regions;
 	uint32_t next_handle = 1;
 	std::map<unsigned int, int> calls; /* per command (enum sgdma_cmd) */
 	int last_fd = -1;
 	sgdma_ioc_sync last_sync = {};
+	sgdma_ioc_register last_register = {}; /* as the library passed it */
 	std::vector<uint32_t> unregistered;
 };
 
