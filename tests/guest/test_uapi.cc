@@ -3,8 +3,11 @@
 // leaves nothing pinned (the fixture checks the counters after each test).
 #include "fixture.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <fcntl.h>
@@ -74,6 +77,26 @@ class UapiTest : public SgdmaTest
 
 constexpr uint32_t kBidi = SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE;
 
+// The size of a struct's first published version: up to and with @last.
+#define FIRST_SIZE(type, last) (offsetof(type, last) + sizeof(((type *)nullptr)->last))
+
+// The first published size of each command's struct.
+size_t first_size(unsigned int nr)
+{
+	switch (nr) {
+	case SGDMA_CMD_INFO:
+		return FIRST_SIZE(sgdma_ioc_info, name);
+	case SGDMA_CMD_REGISTER:
+		return FIRST_SIZE(sgdma_ioc_register, nsegs);
+	case SGDMA_CMD_GET_SEGS:
+		return sizeof(sgdma_ioc_get_segs);
+	case SGDMA_CMD_SYNC:
+		return sizeof(sgdma_ioc_sync);
+	default:
+		return sizeof(sgdma_ioc_unregister);
+	}
+}
+
 TEST_F(UapiTest, InfoReportsAbiAndName)
 {
 	sgdma_ioc_info info = {};
@@ -83,6 +106,163 @@ TEST_F(UapiTest, InfoReportsAbiAndName)
 	EXPECT_STREQ(sgt_edu_bdf(), info.name);
 	info.flags = 1;
 	EXPECT_EQ(EINVAL, call(SGDMA_IOC_INFO, &info));
+}
+
+TEST_F(UapiTest, InfoReportsFeaturesAndCoherence)
+{
+	sgdma_ioc_info info = {};
+	info.size = sizeof(info);
+	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &info));
+	EXPECT_EQ(SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE,
+	          info.features);
+	EXPECT_GE(info.dma_align, 1u);
+	EXPECT_EQ(0u, info.dma_align & (info.dma_align - 1)) << "a power of two";
+	EXPECT_EQ(0u, info.dev_flags & ~(SGDMA_INFO_IOMMU | SGDMA_INFO_COHERENT));
+#if defined(__x86_64__) || defined(__i386__)
+	EXPECT_TRUE(info.dev_flags & SGDMA_INFO_COHERENT);
+#endif
+	EXPECT_EQ(is_config("iommu"), !!(info.dev_flags & SGDMA_INFO_IOMMU));
+
+	// A caller of the first version gets no more than it asked for.
+	sgdma_ioc_info old;
+	memset(&old, 0xee, sizeof(old));
+	memset(&old, 0, FIRST_SIZE(sgdma_ioc_info, name));
+	old.size = FIRST_SIZE(sgdma_ioc_info, name);
+	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &old));
+	EXPECT_EQ(0xeeeeeeeeu, old.features);
+	EXPECT_EQ(0xeeeeeeeeu, old.dma_align);
+	EXPECT_EQ(info.dev_flags, old.dev_flags);
+}
+
+// The segments REGISTER returns inline are GET_SEGS's first ones, exactly
+// as many as there is room for and no more.
+TEST_F(UapiTest, InlineSegmentsEqualGetSegs)
+{
+	const size_t map_len = 6 * 4096;
+	auto *m = static_cast<uint8_t *>(
+	    mmap(nullptr, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	ASSERT_NE(MAP_FAILED, m);
+	madvise(m, map_len, MADV_NOHUGEPAGE);
+	memset(m, 1, map_len);
+	const uint64_t len = 5 * 4096;
+	for (uint32_t room : {1u, 2u, 64u}) {
+		SCOPED_TRACE("room " + std::to_string(room));
+		std::vector<sgdma_ioc_seg> inl(room + 2);
+		memset(inl.data(), 0xcd, inl.size() * sizeof(inl[0]));
+		sgdma_ioc_register r = {};
+		r.size = sizeof(r);
+		r.flags = kBidi;
+		r.addr = reinterpret_cast<uintptr_t>(m + 100);
+		r.length = len;
+		r.inline_count = room;
+		r.inline_segs = reinterpret_cast<uintptr_t>(inl.data());
+		ASSERT_EQ(0, call(SGDMA_IOC_REGISTER, &r));
+		uint64_t n = std::min<uint64_t>(room, r.nsegs);
+		EXPECT_EQ(n, r.inline_count);
+		EXPECT_EQ(r.nsegs == 1, !!(r.region_flags & SGDMA_REGION_CONTIGUOUS));
+
+		std::vector<sgdma_ioc_seg> all(r.nsegs);
+		sgdma_ioc_get_segs g = {};
+		g.size = sizeof(g);
+		g.handle = r.handle;
+		g.count = all.size();
+		g.segs = reinterpret_cast<uintptr_t>(all.data());
+		ASSERT_EQ(0, call(SGDMA_IOC_GET_SEGS, &g));
+		ASSERT_EQ(r.nsegs, g.count);
+		EXPECT_EQ(0, memcmp(inl.data(), all.data(), n * sizeof(all[0])));
+		const uint8_t *past = reinterpret_cast<const uint8_t *>(inl.data() + n);
+		for (size_t i = 0; i < (inl.size() - n) * sizeof(inl[0]); i++)
+			ASSERT_EQ(0xcd, past[i]) << "written past the inline segments";
+		// And the rest reads on from where the inline ones stopped.
+		if (n < r.nsegs) {
+			sgdma_ioc_seg next;
+			g.first = n;
+			g.count = 1;
+			g.segs = reinterpret_cast<uintptr_t>(&next);
+			ASSERT_EQ(0, call(SGDMA_IOC_GET_SEGS, &g));
+			EXPECT_EQ(0, memcmp(&next, &all[n], sizeof(next)));
+		}
+		EXPECT_EQ(0, unreg(r.handle));
+	}
+	munmap(m, map_len);
+}
+
+TEST_F(UapiTest, NewRegisterFieldsAreChecked)
+{
+	std::vector<uint8_t> buf(2 * 4096, 1);
+	auto base = [&] {
+		sgdma_ioc_register r = {};
+		r.size = sizeof(r);
+		r.flags = kBidi;
+		r.addr = reinterpret_cast<uintptr_t>(buf.data());
+		r.length = buf.size();
+		return r;
+	};
+	sgdma_ioc_register r = base();
+	r.region_flags = SGDMA_REGION_CONTIGUOUS;
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_REGISTER, &r)) << "an output field on input";
+	r = base();
+	sgdma_ioc_seg seg;
+	r.inline_segs = reinterpret_cast<uintptr_t>(&seg);
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_REGISTER, &r)) << "inline_segs without inline_count";
+	r = base();
+	r.flags = kBidi | (SGDMA_REG_REQUIRE_CONTIG << 1);
+	EXPECT_EQ(EINVAL, call(SGDMA_IOC_REGISTER, &r)) << "the next flag bit";
+
+	// Nowhere to write the segments: the region is released again.
+	for (uint64_t bad : {0xffff888000000000ULL, 0x10ULL}) {
+		r = base();
+		r.inline_count = 4;
+		r.inline_segs = bad;
+		EXPECT_EQ(EFAULT, call(SGDMA_IOC_REGISTER, &r));
+		EXPECT_EQ(0, param("regions"));
+		EXPECT_EQ(0, param("pinned_pages"));
+	}
+
+	// A caller of the first version: whatever lies past its size is not read.
+	r = base();
+	r.size = FIRST_SIZE(sgdma_ioc_register, nsegs);
+	r.region_flags = 7;
+	r.inline_count = 4;
+	r.inline_segs = 0x10;
+	ASSERT_EQ(0, call(SGDMA_IOC_REGISTER, &r));
+	EXPECT_EQ(7u, r.region_flags) << "no reply past its size";
+	EXPECT_EQ(4u, r.inline_count);
+	EXPECT_EQ(0, unreg(r.handle));
+}
+
+// SGDMA_REG_REQUIRE_CONTIG fails with E2BIG and says how many segments the
+// region would have had; a device limit of 4 KiB makes two pages two
+// segments in every configuration.
+TEST_F(UapiTest, RequireContigReportsTheCount)
+{
+	char path[256];
+	sgt_dev_attr_path("max_segment_size", path, sizeof(path));
+	long long old_seg;
+	ASSERT_EQ(0, sgt_read_ll(path, &old_seg));
+	ASSERT_EQ(0, sgt_write_str(path, "4096"));
+	std::vector<uint8_t> buf(4 * 4096, 1);
+	uint8_t *p = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(buf.data()) + 4095) &
+	                                         ~uintptr_t(4095));
+
+	sgdma_ioc_register plain;
+	ASSERT_EQ(0, reg(p, 2 * 4096, kBidi, &plain));
+	EXPECT_EQ(2u, plain.nsegs);
+	EXPECT_EQ(0u, plain.region_flags & SGDMA_REGION_CONTIGUOUS);
+	EXPECT_EQ(0, unreg(plain.handle));
+
+	sgdma_ioc_register r;
+	EXPECT_EQ(E2BIG, reg(p, 2 * 4096, kBidi | SGDMA_REG_REQUIRE_CONTIG, &r));
+	EXPECT_EQ(2u, r.nsegs) << "the count it would have had";
+	EXPECT_EQ(0u, r.handle);
+	EXPECT_EQ(0, param("regions"));
+	EXPECT_EQ(0, param("pinned_pages"));
+
+	ASSERT_EQ(0, reg(p + 100, 3000, SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG, &r));
+	EXPECT_EQ(1u, r.nsegs);
+	EXPECT_TRUE(r.region_flags & SGDMA_REGION_CONTIGUOUS);
+	EXPECT_EQ(0, unreg(r.handle));
+	EXPECT_EQ(0, sgt_write_str(path, std::to_string(old_seg).c_str()));
 }
 
 TEST_F(UapiTest, ReadOnlyOpenMayOnlyQuery)
@@ -162,7 +342,8 @@ TEST_F(UapiTest, IoMemoryIsRefused)
 }
 
 // The size rule, for every ioctl of the uapi's command list: shorter than
-// the first version is EINVAL, longer with a zero tail is the same call,
+// the first version is EINVAL, the first version and every size up to this
+// header's are the same call, longer with a zero tail is the same call,
 // longer with a non-zero tail is E2BIG. Each argument is a valid call.
 TEST_F(UapiTest, SizeRuleForEveryIoctl)
 {
@@ -212,7 +393,7 @@ TEST_F(UapiTest, SizeRuleForEveryIoctl)
 	                              SGDMA_IOC_SYNC, SGDMA_IOC_UNREGISTER};
 	for (unsigned long cmd : cmds) {
 		unsigned int nr = _IOC_NR(cmd);
-		for (int variant = 0; variant < 3; variant++) {
+		for (int variant = 0; variant < 5; variant++) {
 			alignas(8) uint8_t arg[512] = {};
 			size_t size = valid(nr, arg);
 			uint32_t own_handle = 0;
@@ -227,8 +408,14 @@ TEST_F(UapiTest, SizeRuleForEveryIoctl)
 			uint32_t sz;
 			int want;
 			if (variant == 0) {
-				sz = static_cast<uint32_t>(size - 1);
+				sz = static_cast<uint32_t>(first_size(nr) - 1);
 				want = EINVAL;
+			} else if (variant == 3) {
+				sz = static_cast<uint32_t>(first_size(nr));
+				want = 0;
+			} else if (variant == 4) {
+				sz = static_cast<uint32_t>((first_size(nr) + size) / 2);
+				want = 0;
 			} else if (variant == 1) {
 				sz = static_cast<uint32_t>(size + 16);
 				want = 0;
@@ -238,7 +425,14 @@ TEST_F(UapiTest, SizeRuleForEveryIoctl)
 				want = E2BIG;
 			}
 			memcpy(arg, &sz, sizeof(sz));
+			std::vector<uint8_t> sent(arg, arg + sizeof(arg));
 			int err = call(cmd, arg);
+			// The reply covers at most the caller's size.
+			if (sz < size && !err) {
+				EXPECT_EQ(0, memcmp(arg + sz, sent.data() + sz, sizeof(arg) - sz))
+				    << "ioctl nr 0x" << std::hex << nr << std::dec
+				    << ": reply written past size " << sz;
+			}
 			EXPECT_EQ(want, err) << "ioctl nr 0x" << std::hex << nr << std::dec
 			                     << ", size " << sz << " (struct " << size << ")";
 			if (nr == SGDMA_CMD_REGISTER && err == 0) {
