@@ -26,7 +26,8 @@ architecture ARCH (the host's when not given) whose version SEL matches:
 SEL is the version, a prefix of it ending before a non-digit ("6.1" is
 6.1.0-56-amd64, never 6.12.x), or its last '-'-separated words ("debug" is
 7.3.4-sgdma-debug); an empty SEL matches every kernel of ARCH ("arm64").
-So "6.12" is the host's 6.12 and "arm64-6.12" Debian's arm64 6.12.
+So "6.12" is the host's 6.12 and "arm64-6.12" Debian's arm64 6.12. A
+kernel's exact version always matches it.
 The matrix of `scons test` is MATRIX.
 
   kernels.py list                  what is there, with origins
@@ -148,6 +149,8 @@ def qualify(selector, arch):
 
 
 def matches(selector, version):
+    if version == selector:  # an exact version names its architecture itself
+        return True
     arch, selector = split_selector(selector)
     if arch_of(version) != arch:
         return False

@@ -8,8 +8,8 @@ amd64: a q35 machine with 1 GiB in two NUMA nodes and only 256 MiB below
 and QEMU's edu DMA device; they differ in what stands between the device
 and memory.
 
-arm64: a virt machine (Cortex-A57, GICv2, 1 GiB at 1 GiB, one NUMA node)
-with edu on its PCIe host bridge: behind an SMMUv3, straight to memory
+arm64: a virt machine (Cortex-A57, GICv2, 1 GiB at 1 GiB in two NUMA
+nodes) with edu on its PCIe host bridge: behind an SMMUv3, straight to memory
 (64-bit mask), or straight to memory without dma-coherent on the PCIe host
 in the device tree, so the kernel treats the device as non-coherent and
 does cache maintenance at every map, unmap and sync.

@@ -6,9 +6,11 @@ arm64 guest cannot, so sgvm mounts a small Debian userland of the guest's
 architecture over the host root's /usr: every path (the build tree, $HOME,
 the working directory) is the host's, every program the guest's. Our own
 programs are linked statically for the guest (SConstruct); the userland
-only carries what the scripts call: a shell and the usual commands
+only carries what the scripts call: /bin/sh (dash: busybox's shell would
+run its own applets before the packages' programs), the usual commands
 (busybox), python3 (sgdump's JSON checks), kmod (compressed modules),
-e2fsprogs (mkfs.ext4).
+e2fsprogs (mkfs.ext4), mount (which, unlike busybox's, finds a loop
+device's filesystem type, so its module loads).
 
 It is the closure of PACKAGES over Depends and Pre-Depends of the same
 architecture (data and tools that any architecture satisfies are left out),
@@ -31,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernels  # noqa: E402  (the cache, apt downloads and locks)
 
 HOST_BUSYBOX = Path("/bin/busybox")
-PACKAGES = ["busybox-static", "kmod", "e2fsprogs", "python3.11-minimal", "libpython3.11-stdlib"]
+PACKAGES = ["busybox-static", "dash", "kmod", "e2fsprogs", "mount", "python3.11-minimal",
+            "libpython3.11-stdlib"]
 # Bump when the way the tree is made changes (the .deb names do not say so).
 RECIPE = "2"
 
@@ -135,6 +138,10 @@ def ensure(arch):
                        for d in ("bin", "sbin")):
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.symlink_to("/usr/bin/busybox")
+        sh = usr / "bin/sh"
+        if sh.is_symlink() or sh.exists():
+            sh.unlink()
+        sh.symlink_to("dash")
         python = usr / "bin/python3"
         if not python.exists():
             python.symlink_to(next(usr.glob("bin/python3.[0-9]*")).name)
