@@ -117,6 +117,7 @@ enum vtype {
 	V_BOOL, /* text yes/no */
 	V_STR,
 	V_REAL, /* text 2 decimals, JSON 3 */
+	V_NULL, /* text unknown, JSON null */
 };
 
 struct value {
@@ -198,6 +199,9 @@ static void text_of(const struct field *f, const struct report *r, size_t row, c
 	case V_REAL:
 		snprintf(buf, size, "%.2f", v.d);
 		break;
+	case V_NULL:
+		snprintf(buf, size, "unknown");
+		break;
 	}
 }
 
@@ -222,6 +226,9 @@ static void json_value(struct value v)
 		break;
 	case V_REAL:
 		printf("%.3f", v.d);
+		break;
+	case V_NULL:
+		fputs("null", stdout);
 		break;
 	}
 }
@@ -268,6 +275,15 @@ VALUE(dev_mask, HEX(r->info.dma_mask))
 
 VALUE(dev_iommu, BOOL(r->info.iommu))
 
+/* JSON: true, false, or null when the module does not say. */
+static struct value dev_coherent(const struct report *r, size_t row)
+{
+	(void)row;
+	if (r->coherent < 0)
+		return (struct value){.type = V_NULL};
+	return BOOL(r->coherent == 1);
+}
+
 VALUE(dev_max_segment, UINT(r->info.max_segment))
 
 VALUE(dev_boundary, HEX(r->info.seg_boundary))
@@ -277,6 +293,7 @@ static const struct field device_fields[] = {
     {"numa node", "numa_node", 0, false, dev_node, dev_node_text},
     {"dma mask", "dma_mask", 0, false, dev_mask, NULL},
     {"iommu", "iommu", 0, false, dev_iommu, NULL},
+    {"coherent", "coherent", 0, false, dev_coherent, NULL},
     {"max segment", "max_segment", 0, true, dev_max_segment, NULL},
     {"boundary", "seg_boundary", 0, false, dev_boundary, NULL},
 };
@@ -353,8 +370,20 @@ static void sum_register_text(const struct report *r, size_t row, char *buf, siz
 	         r->register_ns);
 }
 
+VALUE(sum_contiguous, BOOL(r->flags &SGDMA_CONTIGUOUS))
+
+VALUE(sum_bounced, BOOL(r->flags &SGDMA_BOUNCED))
+
+VALUE(sum_needs_sync, BOOL(r->flags &SGDMA_NEEDS_SYNC))
+
+VALUE(sum_cacheline_shared, BOOL(r->flags &SGDMA_CACHELINE_SHARED))
+
 static const struct field summary_fields[] = {
     {"segments", "segments", 0, false, sum_segments, NULL},
+    {"contiguous", "contiguous", 0, false, sum_contiguous, NULL},
+    {"bounced", "bounced", 0, false, sum_bounced, NULL},
+    {"needs sync", "needs_sync", 0, false, sum_needs_sync, NULL},
+    {"cache line shared", "cacheline_shared", 0, false, sum_cacheline_shared, NULL},
     {"pages", "pages", 0, false, sum_pages, sum_pages_text},
     {"pages per segment", "pages_per_segment", 0, false, sum_per_segment, NULL},
     {"largest segment", "largest", 0, true, sum_largest, NULL},

@@ -43,6 +43,8 @@ __attribute__((noreturn)) static void usage(void)
 	       " -n, --node <node>       place the buffer's pages on this NUMA node (mbind)\n"
 	       " -d, --dir <dir>         DMA direction: to (device reads), from (device\n"
 	       "                           writes) or bidi (default)\n"
+	       " -c, --require-contig    fail unless the device sees the buffer as one\n"
+	       "                           DMA segment (one bus address range)\n"
 	       " -D, --device <name>     device name (e.g. 0000:00:04.0) or node path;\n"
 	       "                           default: $SGDMA_DEVICE, else the only exposed one\n"
 	       " -j, --json              print one JSON document (all segments)\n"
@@ -65,6 +67,8 @@ __attribute__((noreturn)) static void usage(void)
 	       " 5  unsupported memory or allocation failed (no huge pages reserved,\n"
 	       "    mmap failure, bad file)\n"
 	       " 6  other registration failure\n"
+	       " 7  --require-contig: the buffer is not one DMA segment (the message says\n"
+	       "    how many it would be)\n"
 	       "\n"
 	       "Environment:\n"
 	       " SGDMA_DEVICE   default device name or path\n"
@@ -86,6 +90,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    {"file", required_argument, NULL, 'f'},
 	    {"node", required_argument, NULL, 'n'},
 	    {"dir", required_argument, NULL, 'd'},
+	    {"require-contig", no_argument, NULL, 'c'},
 	    {"device", required_argument, NULL, 'D'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -105,7 +110,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    .dir = SGDMA_BIDIRECTIONAL,
 	    .max_rows = 64,
 	};
-	while ((c = cli_getopt(argc, argv, ":s:o:tHf:n:d:D:jqm:hV", longopts, usage)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":s:o:tHf:n:d:cD:jqm:hV", longopts, usage)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &v) < 0 || v == 0 || v > SIZE_MAX / 2)
@@ -152,6 +157,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				die(EX_USAGE, "invalid direction '%s': use to, from or bidi",
 				    optarg);
 			break;
+		case 'c':
+			o->require_contig = true;
+			break;
 		case 'D':
 			if (!optarg[0])
 				die(EX_USAGE, "invalid device: empty name");
@@ -179,7 +187,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 /* ---- errors ------------------------------------------------------------- */
 
 /* Where a library call failed: the same errno means another thing at each. */
-enum step { AT_OPEN = 1, AT_REGISTER = 2 };
+enum step { AT_OPEN = 1, AT_REGISTER = 2, AT_CONTIG = 4 };
 
 /* The exit status of each errno, by step; any other is EX_REGISTER. */
 static const struct {
@@ -198,6 +206,7 @@ static const struct {
     {ENAMETOOLONG, AT_OPEN, EX_USAGE},
     {ENOMEM, AT_REGISTER, EX_MEMLOCK},
     {EFAULT, AT_REGISTER, EX_MEMORY},
+    {E2BIG, AT_CONTIG, EX_NOTCONTIG},
 };
 
 static int exit_status(int err, enum step step)
@@ -275,13 +284,16 @@ int main(int argc, char **argv)
 		fail(AT_OPEN, errno, NULL);
 	if (sgdma_dev_info(dev, &rep.info) < 0)
 		die(EX_REGISTER, "%s", sgdma_last_error());
+	rep.coherent = sgdma_dev_coherent(dev);
 
 	alloc_buffer(&o, &b);
 	t0 = now_ns();
-	region = sgdma_dev_register(dev, b.buf, b.len, o.dir);
+	region = sgdma_dev_register(dev, b.buf, b.len,
+	                            o.dir | (o.require_contig ? SGDMA_REQUIRE_CONTIG : 0));
 	rep.register_ns = now_ns() - t0;
 	if (!region)
-		fail(AT_REGISTER, errno, &b);
+		fail(o.require_contig ? AT_REGISTER | AT_CONTIG : AT_REGISTER, errno, &b);
+	rep.flags = sgdma_region_flags(region);
 
 	rep.o = &o;
 	rep.b = &b;

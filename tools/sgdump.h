@@ -26,6 +26,7 @@ enum {
 	EX_MEMLOCK = 4,          /* RLIMIT_MEMLOCK too low (ENOMEM) */
 	EX_MEMORY = 5,           /* unsupported memory, allocation failed */
 	EX_REGISTER = 6,         /* other registration failure */
+	EX_NOTCONTIG = 7,        /* --require-contig: not one DMA segment */
 };
 
 enum memkind { MEM_ANON, MEM_THP, MEM_HUGETLB, MEM_FILE };
@@ -45,6 +46,7 @@ struct opts {
 	const char *device;
 	bool json;
 	bool quiet;
+	bool require_contig;
 	size_t max_rows;
 };
 
@@ -63,6 +65,8 @@ struct report {
 	const struct opts *o;
 	const struct buffer *b;
 	struct sgdma_dev_info info;
+	int coherent;       /* sgdma_dev_coherent(): 1, 0, or < 0 unknown */
+	unsigned int flags; /* sgdma_region_flags() */
 	const struct sgdma_seg *segs;
 	size_t nsegs;
 	uint64_t register_ns;

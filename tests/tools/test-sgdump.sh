@@ -86,7 +86,11 @@ d["summary"]["smallest"] == min(s["len"] for s in d["segments"]) and
 d["summary"]["pages"] == d["buffer"]["pages"] and
 d["summary"]["register_ns"] > 0 and
 sum(v for k, v in d["buffer"]["pages_per_node"].items()) == d["buffer"]["pages"] and
-set(d["device"]) >= {"name", "numa_node", "dma_mask", "iommu", "max_segment", "seg_boundary"} and
+set(d["device"]) >= {"name", "numa_node", "dma_mask", "iommu", "coherent", "max_segment",
+                     "seg_boundary"} and
+d["summary"]["contiguous"] == (d["summary"]["segments"] == 1) and
+d["summary"]["needs_sync"] == (d["summary"]["bounced"] or d["device"]["coherent"] is not True) and
+(not d["summary"]["cacheline_shared"] or d["device"]["coherent"] is False) and
 set(d["buffer"]) >= {"size", "offset", "memory", "dir", "pages", "pages_per_node"}
 '
 
@@ -167,6 +171,44 @@ else
 	pass json-odd-path
 fi
 
+# ---- region facts and --require-contig --------------------------------------
+
+# One page is one segment everywhere; bounced and needs sync as the
+# configuration has them (x86 DMA is coherent: only bouncing needs syncs;
+# the suites check bouncing against pagemap).
+json_check contig-one-page "d[\"summary\"][\"contiguous\"] and
+d[\"summary\"][\"segments\"] == 1" --size 4K --require-contig
+case ${SGDMA_CONFIG:-} in
+direct | numa | iommu | smmuv3)
+	json_check coherent-not-bounced "d[\"device\"][\"coherent\"] is True and
+not d[\"summary\"][\"bounced\"] and not d[\"summary\"][\"needs_sync\"]" --size 1M
+	;;
+noncoherent)
+	json_check noncoherent-needs-sync "d[\"device\"][\"coherent\"] is False and
+not d[\"summary\"][\"bounced\"] and d[\"summary\"][\"needs_sync\"] and
+d[\"summary\"][\"cacheline_shared\"]" --size 1000 --offset 100 --dir from
+	;;
+esac
+if [ "${SGDMA_CONFIG:-}" = iommu ] || [ "${SGDMA_CONFIG:-}" = smmuv3 ]; then
+	json_check contig-iommu "d[\"summary\"][\"contiguous\"]" --size 4M --require-contig
+fi
+# A scattered buffer: one segment (an IOMMU, or luck), or status 7 and the count.
+if run 0 --require-contig --size 1M --quiet; then
+	if grep -q '^contiguous: *yes$' "$out"; then
+		pass require-contig-scattered
+	else
+		fail require-contig-scattered "exit 0 without contiguous: yes"
+	fi
+elif [ "$rc" -eq 7 ] && grep -q '^sgdump: .*SGDMA_REQUIRE_CONTIG.* would be [0-9]* DMA segments' "$err"; then
+	pass require-contig-scattered
+else
+	fail require-contig-scattered "exit status $rc, expected 0 or 7 with the segment count"
+fi
+if [ "${SGDMA_CONFIG:-}" != bounce ]; then
+	json_check require-contig-thp "d[\"summary\"][\"segments\"] == 1" --thp --size 2M \
+		--require-contig
+fi
+
 check_status file-too-small 5 --file "$tmp/file" --size 1M
 check_status file-missing 5 --file "$tmp/no-such-file"
 
@@ -204,7 +246,9 @@ summary_segments() { sed -n 's/^segments: *//p' "$out"; }
 
 if run 0 --size 4M --max-rows 0 &&
 	grep -q '^device: ' "$out" && grep -q '^dma mask: *0x' "$out" &&
-	grep -q '^iommu: *\(yes\|no\)$' "$out" && grep -q '^max segment: ' "$out" &&
+	grep -q '^iommu: *\(yes\|no\)$' "$out" && grep -q '^coherent: *\(yes\|no\|unknown\)$' "$out" &&
+	grep -q '^max segment: ' "$out" && grep -q '^contiguous: *\(yes\|no\)$' "$out" &&
+	grep -q '^bounced: *\(yes\|no\)$' "$out" && grep -q '^needs sync: *\(yes\|no\)$' "$out" &&
 	grep -q '^boundary: *0x' "$out" && grep -q '^segments: *[0-9]' "$out" &&
 	grep -q '^register time: ' "$out" && grep -q '^pages per node: node0=' "$out" &&
 	[ "$(grep -c '^ *[0-9][0-9]*  0x' "$out")" = "$(summary_segments)" ]; then
