@@ -304,6 +304,22 @@ SGDMA_EXPORT int sgdma_dev_coherent(const struct sgdma_dev *dev)
 	return !!(dev->info.dev_flags & SGDMA_INFO_COHERENT);
 }
 
+SGDMA_EXPORT size_t sgdma_dev_dma_align(const struct sgdma_dev *dev)
+{
+	if (!dev) {
+		sgdma__fail(EINVAL, "sgdma_dev_dma_align: dev is NULL");
+		return 0;
+	}
+	if (!(dev->info.features & SGDMA_FEAT_COHERENCE)) {
+		sgdma__fail(EOPNOTSUPP,
+		            "sgdma_dev_dma_align: the sgdma module of %s does not report its DMA "
+		            "alignment (it is older than this libsgdma)",
+		            dev->info.name);
+		return 0;
+	}
+	return dev->info.dma_align ? dev->info.dma_align : 1;
+}
+
 /* ---- the default device ------------------------------------------------- */
 
 /*

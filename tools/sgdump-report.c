@@ -284,6 +284,8 @@ static struct value dev_coherent(const struct report *r, size_t row)
 	return BOOL(r->coherent == 1);
 }
 
+VALUE(dev_dma_align, UINT(r->dma_align))
+
 VALUE(dev_max_segment, UINT(r->info.max_segment))
 
 VALUE(dev_boundary, HEX(r->info.seg_boundary))
@@ -294,6 +296,7 @@ static const struct field device_fields[] = {
     {"dma mask", "dma_mask", 0, false, dev_mask, NULL},
     {"iommu", "iommu", 0, false, dev_iommu, NULL},
     {"coherent", "coherent", 0, false, dev_coherent, NULL},
+    {"dma align", "dma_align", 0, false, dev_dma_align, NULL},
     {"max segment", "max_segment", 0, true, dev_max_segment, NULL},
     {"boundary", "seg_boundary", 0, false, dev_boundary, NULL},
 };

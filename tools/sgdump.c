@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 	if (sgdma_dev_info(dev, &rep.info) < 0)
 		die(EX_REGISTER, "%s", sgdma_last_error());
 	rep.coherent = sgdma_dev_coherent(dev);
+	rep.dma_align = sgdma_dev_dma_align(dev);
 
 	alloc_buffer(&o, &b);
 	t0 = now_ns();

@@ -66,6 +66,7 @@ struct report {
 	const struct buffer *b;
 	struct sgdma_dev_info info;
 	int coherent;       /* sgdma_dev_coherent(): 1, 0, or < 0 unknown */
+	size_t dma_align;   /* sgdma_dev_dma_align(), 0: unknown */
 	unsigned int flags; /* sgdma_region_flags() */
 	const struct sgdma_seg *segs;
 	size_t nsegs;

@@ -199,6 +199,22 @@ int sgdma_dev_info(const struct sgdma_dev *dev, struct sgdma_dev_info *info);
 int sgdma_dev_coherent(const struct sgdma_dev *dev);
 
 /**
+ * sgdma_dev_dma_align() - the alignment buffers a non-coherent device writes need
+ * @dev: the device
+ *
+ * The block in which the kernel cleans and invalidates caches for DMA
+ * (dma_get_cache_alignment(): the cache line, or the largest one the CPUs
+ * may have, e.g. 64 or 128 bytes on arm64).  On a device that is not
+ * coherent, a buffer the device writes should start and end on a multiple
+ * of it.
+ *
+ * Return: the alignment in bytes (a power of two, >= 1), or 0 when @dev is
+ * NULL (errno EINVAL) or the module is older than this library and does
+ * not say (errno EOPNOTSUPP).
+ */
+size_t sgdma_dev_dma_align(const struct sgdma_dev *dev);
+
+/**
  * sgdma_dev_register() - register a buffer with a device
  * @dev: the device
  * @buf: start of the buffer (any alignment)

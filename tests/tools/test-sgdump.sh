@@ -87,7 +87,7 @@ d["summary"]["pages"] == d["buffer"]["pages"] and
 d["summary"]["register_ns"] > 0 and
 sum(v for k, v in d["buffer"]["pages_per_node"].items()) == d["buffer"]["pages"] and
 set(d["device"]) >= {"name", "numa_node", "dma_mask", "iommu", "coherent", "max_segment",
-                     "seg_boundary"} and
+                     "seg_boundary", "dma_align"} and
 d["summary"]["contiguous"] == (d["summary"]["segments"] == 1) and
 d["summary"]["needs_sync"] == (d["summary"]["bounced"] or d["device"]["coherent"] is not True) and
 (not d["summary"]["cacheline_shared"] or d["device"]["coherent"] is False) and

@@ -274,12 +274,16 @@ TEST_F(Flags, RequireContigNeedsADirection)
 TEST_F(Flags, CoherentDevice)
 {
 	EXPECT_EQ(sgdma_dev_coherent(dev), 1);
+	EXPECT_EQ(sgdma_dev_dma_align(dev), 64u);
 	sgdma_region *r = sgdma_dev_register(dev, mem.p + 1, 100, SGDMA_FROM_DEVICE);
 	ASSERT_NE(r, nullptr) << sgdma_last_error();
 	EXPECT_FALSE(sgdma_region_flags(r) & SGDMA_CACHELINE_SHARED);
 	EXPECT_EQ(sgdma_unregister(r), 0);
 	errno = 0;
 	EXPECT_EQ(sgdma_dev_coherent(nullptr), -EINVAL);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_EQ(sgdma_dev_dma_align(nullptr), 0u);
 	EXPECT_EQ(errno, EINVAL);
 }
 
@@ -289,6 +293,7 @@ TEST_F(Flags, NonCoherentDeviceWarnsAboutSharedCacheLines)
 	fd_->dma_align = 128;
 	reopen();
 	EXPECT_EQ(sgdma_dev_coherent(dev), 0);
+	EXPECT_EQ(sgdma_dev_dma_align(dev), 128u);
 
 	struct {
 		size_t off, len;
@@ -344,6 +349,9 @@ TEST_F(Flags, FirstVersionModule)
 	EXPECT_EQ(sgdma_dev_coherent(dev), -EOPNOTSUPP);
 	EXPECT_EQ(errno, EOPNOTSUPP);
 	EXPECT_HAS(sgdma_last_error(), "older than this libsgdma");
+	errno = 0;
+	EXPECT_EQ(sgdma_dev_dma_align(dev), 0u);
+	EXPECT_EQ(errno, EOPNOTSUPP);
 
 	sgdma_region *r = sgdma_dev_register(dev, mem.p + 100, 4096, SGDMA_FROM_DEVICE);
 	ASSERT_NE(r, nullptr) << sgdma_last_error();
