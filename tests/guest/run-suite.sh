@@ -56,6 +56,12 @@ cat "$SGVM_OUT/example.log"
 tools_dir=$(dirname "$0")/../tools
 "$tools_dir/test-sgdump.sh" "$sgdump" >"$SGVM_OUT/sgdump.results" 2>&1 || rc=1
 cat "$SGVM_OUT/sgdump.results"
+# arm64: the kernel maintains the caches for the device exactly when the
+# configuration makes it non-coherent (PASS/FAIL lines, as sgdump's).
+if [ "$(uname -m)" = aarch64 ]; then
+	"$(dirname "$0")/cache-maintenance.sh" "$sgdump" >"$SGVM_OUT/cache.results" 2>&1 || rc=1
+	cat "$SGVM_OUT/cache.results"
+fi
 leak_check tools
 
 # The ioctl fuzzer (tests/fuzz/sgdma-fuzz.c), sized for CI (whichever comes

@@ -52,7 +52,7 @@ CACHE = Path(os.environ.get("SGDMA_CACHE") or Path.home() / ".cache" / "sgdma")
 STORE = CACHE / "kernels"
 
 # What `scons test` runs on, oldest first, then the other architectures.
-MATRIX = ["5.10", "6.1", "6.12", "7.3", "debug"]
+MATRIX = ["5.10", "6.1", "6.12", "7.3", "debug", "arm64-6.12"]
 
 # Debian architectures the store knows, and this machine's.
 ARCHES = ("amd64", "arm64")
