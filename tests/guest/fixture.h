@@ -43,6 +43,13 @@ inline bool kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
+// The kernel checks every DMA-API call (CONFIG_DMA_API_DEBUG, the debug
+// kernel of the matrix); run-suite.sh mounts debugfs.
+inline bool dma_api_debugging()
+{
+	return access("/sys/kernel/debug/dma-api", F_OK) == 0;
+}
+
 // Bus addresses keep the buffer's offset in the page: always without
 // bouncing; through swiotlb from 6.9 on (module/sgdma_compat.h says why).
 inline bool keeps_page_offset()

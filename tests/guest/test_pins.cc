@@ -152,8 +152,16 @@ TEST_F(SgdmaTest, DeviceWritableSharedFileMappingIsRefused)
 // Two regions of one buffer, both written by the device: releasing one must
 // not copy its bounce buffer (still holding the old contents) over what the
 // device wrote through the other.
+//
+// Without an IOMMU or bouncing both regions have the same bus addresses, and
+// DMA-API debugging cannot tell two equal mappings apart: its lookup for a
+// sync gives up when more than one mapping contains the range and none
+// matches the call exactly (kernel/dma/debug.c, __hash_bucket_find), so any
+// sync of such memory is reported as a sync of memory never mapped.
 TEST_F(SgdmaDmaTest, UnregisteringOverlappingRegionKeepsDataOfTheOther)
 {
+	if (dma_api_debugging() && (is_config("direct") || is_config("numa")))
+		GTEST_SKIP() << "DMA-API debugging cannot tell equal mappings apart";
 	Mapping src(4096), buf(4096);
 	ASSERT_TRUE(src.ok() && buf.ok());
 	fill_pattern(src.bytes(), 4096, 23);

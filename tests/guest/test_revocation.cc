@@ -321,7 +321,7 @@ TEST_F(SgdmaTest, IommuDomainChangeRefusesNewMappings)
 	if (!(st.st_mode & S_IWUSR))
 		GTEST_SKIP() << type << " is read-only on this kernel";
 	std::string old_type = read_text(type);
-	const bool live_region = access("/sys/kernel/debug/dma-api", F_OK) != 0;
+	const bool live_region = !dma_api_debugging();
 
 	std::vector<uint8_t> buf(1 << 20, 1);
 	int fd = open_node();
