@@ -98,6 +98,11 @@ class Kernel:
     def arch(self) -> str:
         return arch_of(self.version)
 
+    @property
+    def slow(self) -> bool:
+        """Several times slower under TCG: another architecture, or KASAN."""
+        return self.arch != HOST_ARCH or self.config("KASAN") == "y"
+
     def config(self, name) -> str:
         """The value of CONFIG_<name> in the build tree ('' when unset)."""
         try:
