@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs in an arm64 guest (tests/vm/sgvm, from run-suite.sh) with sgdma.ko
-# loaded and the edu device exposed: does the kernel maintain the CPU caches
+# Runs in an arm64 guest (tests/vm/sgvm, from run-suite.sh): does the kernel
+# maintain the CPU caches
 # for the device exactly when the machine says the device is not coherent?
 # Counts calls of arm64's arch_sync_dma_for_device() and
 # arch_sync_dma_for_cpu() (the cache cleaning and invalidation of the DMA
@@ -9,10 +9,13 @@
 # host without dma-coherent in the device tree). TCG has no caches, so
 # this is all a QEMU guest can show of non-coherent DMA: that the
 # maintenance is asked for, not that it is right.
-#   cache-maintenance.sh SGDUMP
+# Loads MODULE.ko exposing $SGDMA_EDU_BDF unless sgdma is loaded, and then
+# unloads it again.
+#   cache-maintenance.sh SGDUMP [MODULE.ko]
 # Prints "PASS name", "FAIL name: why" or "SKIP name # why"; exits 1 on FAIL.
 set -u
-sgdump=${1:?usage: cache-maintenance.sh SGDUMP}
+sgdump=${1:?usage: cache-maintenance.sh SGDUMP [MODULE.ko]}
+ko=${2:-}
 t=/sys/kernel/tracing
 probes="sgdma_cm_dev:arch_sync_dma_for_device sgdma_cm_cpu:arch_sync_dma_for_cpu"
 
@@ -28,6 +31,15 @@ for p in $probes; do
 	fi
 	echo 1 >$t/events/kprobes/${p%%:*}/enable
 done
+
+loaded=
+if [ ! -d /sys/module/sgdma ] && [ -n "$ko" ]; then
+	if ! insmod "$ko" expose="$SGDMA_EDU_BDF"; then
+		echo "FAIL cache-maintenance: insmod $ko failed"
+		exit 1
+	fi
+	loaded=1
+fi
 
 # hits NAME: how often the probe NAME fired so far.
 hits() { awk -v n="$1" '$1 == n { print $2 }' $t/kprobe_profile; }
@@ -48,6 +60,7 @@ for p in $probes; do
 	echo 0 >$t/events/kprobes/${p%%:*}/enable
 	echo "-:${p%%:*}" >>$t/kprobe_events
 done
+[ -z "$loaded" ] || rmmod sgdma || { echo "FAIL cache-maintenance: rmmod sgdma failed"; status=1; }
 
 echo "cache-maintenance: $dev for-device and $cpu for-cpu calls (${SGDMA_MACHINE:-?})"
 if [ "${SGDMA_MACHINE:-}" = noncoherent ]; then

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <sys/utsname.h>
@@ -25,9 +26,13 @@ inline std::string config()
 {
 	return sgt_config();
 }
+// @c is the configuration's DMA path ($SGDMA_CONFIG: iommu, direct, bounce,
+// numa) or the machine's own name ($SGDMA_MACHINE: arm64's smmuv3 is an
+// iommu configuration, its noncoherent a direct one).
 inline bool is_config(const char *c)
 {
-	return config() == c;
+	const char *machine = getenv("SGDMA_MACHINE");
+	return config() == c || (machine && !strcmp(machine, c));
 }
 inline int mask_bits()
 {

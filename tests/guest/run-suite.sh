@@ -42,7 +42,8 @@ fi
 # while the device has never had a driver: a driver's probe configures its
 # DMA, and that configuration outlives the driver.
 if [ "$(uname -m)" = aarch64 ]; then
-	"$(dirname "$0")/cache-maintenance.sh" "$sgdump" >"$SGVM_OUT/cache.results" 2>&1 || rc=1
+	"$(dirname "$0")/cache-maintenance.sh" "$sgdump" "$SGDMA_KO" >"$SGVM_OUT/cache.results" 2>&1 ||
+		rc=1
 	cat "$SGVM_OUT/cache.results"
 fi
 # Unloading needs a process that never opened the device: run those first.

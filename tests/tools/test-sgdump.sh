@@ -178,7 +178,9 @@ fi
 # the suites check bouncing against pagemap).
 json_check contig-one-page "d[\"summary\"][\"contiguous\"] and
 d[\"summary\"][\"segments\"] == 1" --size 4K --require-contig
-case ${SGDMA_CONFIG:-} in
+# The machine's own name (tests/vm/sgvm: $SGDMA_MACHINE).
+machine=${SGDMA_MACHINE:-${SGDMA_CONFIG:-}}
+case $machine in
 direct | numa | iommu | smmuv3)
 	json_check coherent-not-bounced "d[\"device\"][\"coherent\"] is True and
 not d[\"summary\"][\"bounced\"] and not d[\"summary\"][\"needs_sync\"]" --size 1M
@@ -189,7 +191,7 @@ not d[\"summary\"][\"bounced\"] and d[\"summary\"][\"needs_sync\"] and
 d[\"summary\"][\"cacheline_shared\"]" --size 1000 --offset 100 --dir from
 	;;
 esac
-if [ "${SGDMA_CONFIG:-}" = iommu ] || [ "${SGDMA_CONFIG:-}" = smmuv3 ]; then
+if [ "$machine" = iommu ] || [ "$machine" = smmuv3 ]; then
 	json_check contig-iommu "d[\"summary\"][\"contiguous\"]" --size 4M --require-contig
 fi
 # A scattered buffer: one segment (an IOMMU, or luck), or status 7 and the count.
