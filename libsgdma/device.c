@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -149,6 +150,17 @@ bool sgdma__dev_forked(const struct sgdma_dev *dev)
 	return atomic_load_explicit(&forks, memory_order_relaxed) != dev->forks;
 }
 
+bool sgdma__dev_revoked(struct sgdma_dev *dev)
+{
+	if (atomic_load_explicit(&dev->revoked, memory_order_relaxed))
+		return true;
+	if (dev->status && dev->status->revoked) {
+		atomic_store(&dev->revoked, true);
+		return true;
+	}
+	return false;
+}
+
 /* ---- opening and references --------------------------------------------- */
 
 void sgdma__dev_get(struct sgdma_dev *dev)
@@ -159,6 +171,8 @@ void sgdma__dev_get(struct sgdma_dev *dev)
 void sgdma__dev_put(struct sgdma_dev *dev)
 {
 	if (atomic_fetch_sub_explicit(&dev->refs, 1, memory_order_acq_rel) == 1) {
+		if (dev->status)
+			munmap((void *)dev->status, (size_t)sysconf(_SC_PAGESIZE));
 		close(dev->fd);
 		free(dev);
 	}
@@ -226,6 +240,21 @@ static int query(const char *fn, struct sgdma_dev *dev)
 	return 0;
 }
 
+/*
+ * Map the module's status page, when it has one: syncs that need no
+ * system call learn of revocation there.  Without it they make the call.
+ */
+static void map_status(struct sgdma_dev *dev)
+{
+	void *p;
+
+	if (!(dev->info.features & SGDMA_FEAT_STATUS))
+		return;
+	p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ, MAP_SHARED, dev->fd, 0);
+	if (p != MAP_FAILED)
+		dev->status = p;
+}
+
 static struct sgdma_dev *open_dev(const char *name, const char *fn)
 {
 	char path[PATH_MAX];
@@ -252,6 +281,7 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 	err = query(fn, dev);
 	if (err)
 		goto err_close;
+	map_status(dev);
 	atomic_init(&dev->refs, 1);
 	atomic_init(&dev->warned, false);
 	dev->owner = getpid();

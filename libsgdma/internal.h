@@ -61,6 +61,8 @@ struct sgdma_dev {
 	atomic_bool warned;  /* the cache-line warning was printed */
 	pid_t owner;         /* the opener: a forked child must reopen */
 	unsigned int forks;  /* sgdma__forks() when opened */
+	/* The module's status page (mapped read-only), NULL without one. */
+	const volatile struct sgdma_status *status;
 	struct sgdma_dev *retired_next; /* the list of replaced defaults handed out */
 	struct sgdma_ioc_info info;
 	char path[]; /* for messages */
@@ -114,5 +116,10 @@ struct sgdma_dev *sgdma__default_get(const char *fn);
  * device's file belongs to the parent's mm.  No system call.
  */
 bool sgdma__dev_forked(const struct sgdma_dev *dev);
+/*
+ * True when @dev is known to be revoked: an ioctl answered ENODEV, or the
+ * module's status page says so.  No system call.
+ */
+bool sgdma__dev_revoked(struct sgdma_dev *dev);
 
 #endif /* SGDMA_INTERNAL_H */

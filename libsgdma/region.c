@@ -327,12 +327,12 @@ static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t le
 		return sgdma__fail(EINVAL,
 		                   "%s: range [%zu, +%zu) is outside the region of %zu bytes", fn,
 		                   off, len, r->len);
-	if (!(r->flags & SGDMA_NEEDS_SYNC)) {
+	if (!(r->flags & SGDMA_NEEDS_SYNC) && r->dev->status) {
 		/* The kernel would do nothing: say what it would have said. */
-		if (atomic_load_explicit(&r->dev->revoked, memory_order_relaxed))
-			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, ENODEV, r->len);
 		if (sgdma__dev_forked(r->dev))
 			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, EPERM, r->len);
+		if (sgdma__dev_revoked(r->dev))
+			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, ENODEV, r->len);
 		return 0;
 	}
 	s.handle = r->handle;

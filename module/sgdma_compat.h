@@ -51,6 +51,17 @@ static inline bool sgdma_dev_coherent(struct device *dev)
  */
 #define SGDMA_IOMMU_SYNCS_ONLY_CACHES_AND_BOUNCES IS_ENABLED(CONFIG_IOMMU_DMA)
 
+/* vm_flags is written through helpers from 6.3 on. */
+static inline void sgdma_vm_flags_mod(struct vm_area_struct *vma,
+				      vm_flags_t set, vm_flags_t clear)
+{
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
+
 static inline unsigned int sgdma_get_min_align(struct device *dev)
 {
 	return dma_get_min_align_mask(dev);

@@ -12,6 +12,7 @@
  * unpinned, and its open files answer -ENODEV.
  */
 #include <linux/dma-mapping.h>
+#include <linux/gfp.h>
 #include <linux/iommu.h>
 #include <linux/pci.h>
 #include <linux/platform_device.h>
@@ -46,6 +47,7 @@ static void sgdma_dev_release(struct kref *kref)
 	if (sd->group)
 		iommu_group_put(sd->group);
 	put_device(sd->dev);
+	free_page((unsigned long)sd->status);	/* mappings hold their own */
 	kfree_rcu(sd, rcu);
 }
 
@@ -395,6 +397,11 @@ static int sgdma_expose_device(struct device *dev)
 	}
 	kref_init(&sd->kref);
 	sd->dev = dev;
+	sd->status = (struct sgdma_status *)get_zeroed_page(GFP_KERNEL);
+	if (!sd->status) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 	init_rwsem(&sd->dma_lock);
 	spin_lock_init(&sd->regions_lock);
 	INIT_LIST_HEAD(&sd->regions);
@@ -445,6 +452,7 @@ err_put:
 	sgdma_dev_put(sd);	/* frees the minor, drops @dev */
 	return ret;
 err_free:
+	free_page((unsigned long)sd->status);
 	kfree(sd);
 	put_device(dev);
 	return ret;

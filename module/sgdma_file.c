@@ -9,6 +9,7 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -27,7 +28,7 @@
 
 /* What this module does beyond the first version of the interface. */
 #define SGDMA_FEATURES (SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | \
-			SGDMA_FEAT_COHERENCE)
+			SGDMA_FEAT_COHERENCE | SGDMA_FEAT_STATUS)
 
 /* A decoded ioctl: the kernel's copy of the argument and where it came from. */
 struct sgdma_ucmd {
@@ -323,6 +324,25 @@ static int sgdma_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
+/*
+ * The status page, read-only: userspace learns of revocation without a
+ * system call.  The mapping holds the page, whatever becomes of the device.
+ */
+static int sgdma_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct sgdma_file *f = file->private_data;
+
+	/* MAP_SHARED: VM_SHARED itself is clear for a read-only open. */
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE ||
+	    !(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
+		return -EPERM;
+	sgdma_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP,
+			   VM_MAYWRITE | VM_MAYEXEC);
+	return vm_insert_page(vma, vma->vm_start, virt_to_page(f->sd->status));
+}
+
 static int sgdma_release(struct inode *inode, struct file *file)
 {
 	struct sgdma_file *f = file->private_data;
@@ -346,5 +366,6 @@ const struct file_operations sgdma_fops = {
 	.open = sgdma_open,
 	.release = sgdma_release,
 	.unlocked_ioctl = sgdma_ioctl,
+	.mmap = sgdma_mmap,
 	.compat_ioctl = compat_ptr_ioctl,
 };

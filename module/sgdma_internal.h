@@ -55,6 +55,8 @@ struct sgdma_dev {
 
 	struct rw_semaphore dma_lock;
 	bool revoked;			/* set under dma_lock held for writing */
+	/* A zeroed page files map read-only; revoked mirrors the above. */
+	struct sgdma_status *status;
 
 	spinlock_t regions_lock;	/* protects regions */
 	struct list_head regions;	/* mapped regions, for revocation */

@@ -767,6 +767,7 @@ void sgdma_regions_revoke(struct sgdma_dev *sd)
 
 	down_write(&sd->dma_lock);
 	sd->revoked = true;
+	WRITE_ONCE(sd->status->revoked, 1);
 	while (!list_empty(&sd->regions)) {
 		r = list_first_entry(&sd->regions, struct sgdma_region,
 				     dev_node);

@@ -373,9 +373,9 @@ int sgdma_region_node_pages(const struct sgdma_region *r, size_t *pages_per_node
  * bytes of the range are copied to bounce buffers; caches are maintained
  * in whole cache lines where the machine needs it.  When the region does
  * not need syncs (no SGDMA_NEEDS_SYNC in sgdma_region_flags()) the call
- * checks its arguments and returns without entering the kernel: it then
- * reports -ENODEV only when an earlier call already found the device
- * revoked (the device has no access to a revoked region anyway).
+ * checks its arguments and returns without entering the kernel: it learns
+ * of revocation from the module's status page and of a fork from
+ * pthread_atfork(), and fails as the kernel would have.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL, @len is 0 or the range is outside the region

@@ -35,7 +35,8 @@ import tempfile
 
 # Constants the description may use that come from other kernel headers or
 # from syzkaller's own descriptions.
-KNOWN_EXTERNAL = {"AT_FDCWD", "O_RDWR", "O_RDONLY", "O_WRONLY", "O_CLOEXEC", "O_NONBLOCK"}
+KNOWN_EXTERNAL = {"AT_FDCWD", "O_RDWR", "O_RDONLY", "O_WRONLY", "O_CLOEXEC", "O_NONBLOCK",
+                  "PROT_READ", "MAP_SHARED"}
 KNOWN_FLAG_SETS = {"open_flags"}
 INT_SIZES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "intptr": 8}
 
@@ -303,6 +304,11 @@ def check(txt_path, header_path, cc):
     seen = set()
     arg_structs = {}
     for c in desc["calls"]:
+        if c["name"].startswith("mmap$"):
+            # The status page: mapped from the device file.
+            if fd_res and dict(c["args"]).get("fd") != fd_res[0]:
+                problems.add(c["where"], f"mmap$ of {dict(c['args']).get('fd')}, not {fd_res[0]}")
+            continue
         if not c["name"].startswith("ioctl$"):
             if not c["name"].startswith("openat$"):
                 problems.add(c["where"], f"unexpected call {c['name']}")

@@ -113,7 +113,8 @@ TEST_F(UapiTest, InfoReportsFeaturesAndCoherence)
 	sgdma_ioc_info info = {};
 	info.size = sizeof(info);
 	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &info));
-	EXPECT_EQ(SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE,
+	EXPECT_EQ(SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE |
+	              SGDMA_FEAT_STATUS,
 	          info.features);
 	EXPECT_GE(info.dma_align, 1u);
 	EXPECT_EQ(0u, info.dma_align & (info.dma_align - 1)) << "a power of two";
@@ -263,6 +264,48 @@ TEST_F(UapiTest, RequireContigReportsTheCount)
 	EXPECT_TRUE(r.region_flags & SGDMA_REGION_CONTIGUOUS);
 	EXPECT_EQ(0, unreg(r.handle));
 	EXPECT_EQ(0, sgt_write_str(path, std::to_string(old_seg).c_str()));
+}
+
+// The status page: read-only, shared, one page at offset 0; it says
+// "revoked" as soon as the device is, with no call made.
+TEST_F(UapiTest, StatusPage)
+{
+	const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+	errno = 0;
+	EXPECT_EQ(MAP_FAILED, mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno) << "writable";
+	EXPECT_EQ(MAP_FAILED, mmap(nullptr, page, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno) << "executable";
+	EXPECT_EQ(MAP_FAILED, mmap(nullptr, page, PROT_READ, MAP_PRIVATE, fd, 0));
+	EXPECT_EQ(EINVAL, errno) << "private";
+	EXPECT_EQ(MAP_FAILED, mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, page));
+	EXPECT_EQ(EINVAL, errno) << "offset";
+	EXPECT_EQ(MAP_FAILED, mmap(nullptr, 2 * page, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EINVAL, errno) << "two pages";
+
+	auto *st = static_cast<const volatile sgdma_status *>(
+	    mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, 0));
+	ASSERT_NE(MAP_FAILED, st) << strerror(errno);
+	EXPECT_EQ(0u, st->revoked);
+	EXPECT_EQ(0u, st->reserved);
+	void *p = const_cast<sgdma_status *>(st);
+	EXPECT_EQ(-1, mprotect(p, page, PROT_READ | PROT_WRITE)) << "made writable";
+	// A read-only open may map it too.
+	int ro = open(node_path().c_str(), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ro, 0);
+	void *q = mmap(nullptr, page, PROT_READ, MAP_SHARED, ro, 0);
+	close(ro);
+	ASSERT_NE(MAP_FAILED, q) << strerror(errno);
+
+	ASSERT_EQ(0, sgt_unexpose_edu());
+	EXPECT_EQ(1u, st->revoked) << "revoked, and the page says so";
+	EXPECT_EQ(1u, static_cast<const sgdma_status *>(q)->revoked);
+	close(fd);
+	fd = -1;
+	EXPECT_EQ(1u, st->revoked) << "the mapping outlives the file";
+	munmap(p, page);
+	munmap(q, page);
+	ASSERT_EQ(0, sgt_expose_edu(mask_bits()));
 }
 
 TEST_F(UapiTest, ReadOnlyOpenMayOnlyQuery)

@@ -308,6 +308,9 @@ fake::Dev *DevDir::add(const std::string &name, bool plain)
 
 	EXPECT_GE(fd, 0);
 	EXPECT_EQ(fstat(fd, &st), 0);
+	if (!plain) { /* the status page, all zeroes: not revoked */
+		EXPECT_EQ(ftruncate(fd, sysconf(_SC_PAGESIZE)), 0);
+	}
 	close(fd);
 	fake::Dev *d = nullptr;
 	{
@@ -333,9 +336,19 @@ void DevDir::unplug(fake::Dev *d)
 		return;
 	d->gone = true;
 	d->regions.clear();
-	for (auto &m : made)
-		if (m.second == d)
-			unlink(m.first.c_str());
+	for (auto &m : made) {
+		if (m.second != d)
+			continue;
+		/* The status page says so, as the module's does. */
+		int fd = open(m.first.c_str(), O_WRONLY | O_CLOEXEC);
+		sgdma_status st = {};
+		st.revoked = 1;
+		if (fd >= 0) {
+			EXPECT_EQ(pwrite(fd, &st, sizeof(st), 0), static_cast<ssize_t>(sizeof(st)));
+			close(fd);
+		}
+		unlink(m.first.c_str());
+	}
 }
 
 int DevDir::calls(const fake::Dev *d, unsigned int cmd)

@@ -3,7 +3,9 @@
  * The fake sgdma module of the host unit tests: no kernel needed.
  *
  * Device nodes are regular files in a temporary directory named by
- * $SGDMA_DEV_DIR (the DevDir fixture).  fake_module.cc defines ioctl(),
+ * $SGDMA_DEV_DIR (the DevDir fixture), one page long: the file is the
+ * status page the library maps (struct sgdma_status, revoked when the
+ * device is unplugged).  fake_module.cc defines ioctl(),
  * which takes precedence over libc's for the library (whether linked in
  * statically or as libsgdma.so): on a file registered as a fake device it
  * plays the module; on any other fd it calls the real ioctl.  On an
@@ -72,7 +74,8 @@ struct Dev {
 	uint64_t seg_boundary = 0xffffffffULL;
 	uint32_t dev_flags = SGDMA_INFO_IOMMU | SGDMA_INFO_COHERENT;
 	/* SGDMA_FEAT_*: 0 plays a module of the first interface version */
-	uint32_t features = SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE;
+	uint32_t features = SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS |
+	                    SGDMA_FEAT_COHERENCE | SGDMA_FEAT_STATUS;
 	uint32_t dma_align = 64;
 	/* behaviour */
 	bool gone = false;         /* revoked: every ioctl answers ENODEV */

@@ -80,6 +80,24 @@ struct sgdma_ioc_info {
 #define SGDMA_FEAT_INLINE_SEGS	0x2U
 /* INFO reports SGDMA_INFO_COHERENT and @dma_align. */
 #define SGDMA_FEAT_COHERENCE	0x4U
+/* The file can be mapped read-only: struct sgdma_status. */
+#define SGDMA_FEAT_STATUS	0x8U
+
+/**
+ * struct sgdma_status - the device file's status page
+ * @revoked: 1 from the moment the device is revoked (every ioctl then
+ *           fails with -ENODEV); never goes back to 0
+ * @reserved: 0
+ *
+ * mmap() of one page at offset 0 of the device file, PROT_READ and
+ * MAP_SHARED (anything else is -EINVAL, writable or executable -EPERM)
+ * shows what the module says of the device without a system call.  The
+ * rest of the page is 0.
+ */
+struct sgdma_status {
+	__u32 revoked;
+	__u32 reserved;
+};
 
 /**
  * struct sgdma_ioc_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
