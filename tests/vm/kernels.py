@@ -189,19 +189,30 @@ def run(cmd, **kw):
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def newest_package(pattern, suite):
-    """The newest package name matching @pattern (a regex whose one group is
-    the version part to compare) that @suite offers (None: any suite). apt
-    takes seconds to answer, so answers are kept until apt's lists change."""
+def apt_answer(key, answer):
+    """answer() for @key, kept in the cache until apt's lists change: apt
+    takes seconds to answer."""
     lists = [p.stat().st_mtime for p in Path("/var/lib/apt/lists").glob("*_Packages*")]
-    key = f"{pattern} {suite} {max(lists, default=0)}"
+    key = f"{key} {max(lists, default=0)}"
     memo_file = CACHE / "apt-answers.json"
     try:
         memo = json.loads(memo_file.read_text())
     except (OSError, ValueError):
         memo = {}
-    if key in memo:
-        return memo[key]
+    if key not in memo:
+        memo[key] = answer()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        memo_file.write_text(json.dumps(memo, indent=1) + "\n")
+    return memo[key]
+
+
+def newest_package(pattern, suite):
+    """The newest package name matching @pattern (a regex whose one group is
+    the version part to compare) that @suite offers (None: any suite)."""
+    return apt_answer(f"{pattern} {suite}", lambda: _newest_package(pattern, suite))
+
+
+def _newest_package(pattern, suite):
     prefix = re.match(r"[\w.+-]*", pattern.replace("\\", "")).group(0)
     names = subprocess.run(["apt-cache", "pkgnames", prefix], check=True, capture_output=True,
                            text=True).stdout.split()
@@ -220,9 +231,6 @@ def newest_package(pattern, suite):
     if best is None:
         raise SystemExit(f"kernels: no package matching {pattern} in {suite or 'apt'}: "
                          "run tools/install-deps (it adds the suite to apt)")
-    memo[key] = best[0]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    memo_file.write_text(json.dumps(memo, indent=1) + "\n")
     return best[0]
 
 

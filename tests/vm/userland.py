@@ -22,7 +22,6 @@ $SGDMA_CACHE/userland/<arch>-<hash of the .deb names>/usr.
 """
 
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -66,25 +65,14 @@ def _depends(packages):
 
 
 def closure(arch):
-    """PACKAGES for @arch and what they need of @arch, as NAME:ARCH; kept
-    until apt's lists change."""
-    lists = [p.stat().st_mtime for p in Path("/var/lib/apt/lists").glob("*_Packages*")]
-    key = f"userland {arch} {' '.join(PACKAGES)} {max(lists, default=0)}"
-    memo_file = kernels.CACHE / "apt-answers.json"
-    try:
-        memo = json.loads(memo_file.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key in memo:
-        return memo[key]
-    have, todo = set(), {f"{p}:{arch}" for p in PACKAGES}
-    while todo:
-        have |= todo
-        todo = {d for d in _depends(sorted(todo)) if d.endswith(f":{arch}")} - have
-    memo[key] = sorted(have)
-    kernels.CACHE.mkdir(parents=True, exist_ok=True)
-    memo_file.write_text(json.dumps(memo, indent=1) + "\n")
-    return memo[key]
+    """PACKAGES for @arch and what they need of @arch, as NAME:ARCH."""
+    def answer():
+        have, todo = set(), {f"{p}:{arch}" for p in PACKAGES}
+        while todo:
+            have |= todo
+            todo = {d for d in _depends(sorted(todo)) if d.endswith(f":{arch}")} - have
+        return sorted(have)
+    return kernels.apt_answer(f"userland {arch} {' '.join(PACKAGES)}", answer)
 
 
 def _merge_usr(root):
