@@ -4,6 +4,8 @@
  * lists its columns): a label for the text, a key for the JSON, a value and
  * optionally how the text shows it. The device header, the segment table
  * and the summary each render in text and in JSON from their description.
+ * It is longer than the other files on purpose: the description of every
+ * field is the point of having one place for it.
  */
 #include <inttypes.h>
 #include <numa.h>
