@@ -91,6 +91,7 @@
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -729,6 +730,14 @@ static struct handle *find_live(struct fdstate *fs, uint32_t h)
 	return NULL;
 }
 
+/*
+ * Without an IOMMU, regions of the same memory have equal bus addresses, and
+ * DMA-API debugging cannot tell equal mappings apart: it reports a sync of
+ * memory mapped twice as a sync of memory never mapped. There, SYNC gets
+ * only handles that are not alive (the other commands are unaffected).
+ */
+static bool sync_only_dead_handles;
+
 static void pick_handle(struct thread *t, struct call *c, uint32_t *out)
 {
 	struct rng *r = &t->rng;
@@ -736,6 +745,8 @@ static void pick_handle(struct thread *t, struct call *c, uint32_t *out)
 	unsigned int x = below(r, 100);
 
 	c->h = NULL;
+	if (c->cmd == C_SYNC && sync_only_dead_handles)
+		x = 72 + below(r, 94 - 72); /* stale, 0 or never given out */
 	if (x < 72 && fs->nlive) {
 		c->h = &fs->live[below(r, fs->nlive)];
 		c->hc = H_LIVE;
@@ -2349,6 +2360,12 @@ static void baseline_info(void)
 		exit(3);
 	}
 	close(fd);
+	if (access("/sys/kernel/debug/dma-api", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL); /* may fail: no matter */
+	sync_only_dead_handles = !(base_info.dev_flags & SGDMA_INFO_IOMMU) &&
+	                         access("/sys/kernel/debug/dma-api", F_OK) == 0;
+	if (sync_only_dead_handles)
+		puts("sgdma-fuzz: DMA-API debugging without an IOMMU: SYNC of dead handles only");
 	if (base_info.abi_version != SGDMA_ABI_VERSION ||
 	    (slash && strcmp(base_info.name, slash + 1))) {
 		fprintf(stderr, "sgdma-fuzz: INFO: ABI %u, name '%.64s' for %s\n",
