@@ -36,6 +36,37 @@ static int fi_write(const char *dir, const char *attr, const char *value)
 }
 
 /*
+ * failslab fails allocations from every slab cache but these. DMA-API
+ * debugging turns itself off for good when its radix tree of mapped cache
+ * lines cannot grow ("cacheline tracking ENOMEM") and would watch nothing
+ * after that (sgdma's xarrays use these nodes too, and so lose their
+ * failure points). kmemleak falls back to a pool when its own objects
+ * cannot be allocated: failing them tests kmemleak, once for every object
+ * anyone allocates, and only makes the walk long.
+ */
+static bool fi_may_fail_cache(const char *name)
+{
+	return strcmp(name, "radix_tree_node") && strncmp(name, "kmemleak_", 9);
+}
+
+static void fi_slab_filter(bool on)
+{
+	char path[300];
+	struct dirent *de;
+	DIR *d = opendir("/sys/kernel/slab");
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_type == DT_DIR && de->d_name[0] != '.' && fi_may_fail_cache(de->d_name)) {
+			snprintf(path, sizeof(path), "/sys/kernel/slab/%s/failslab", de->d_name);
+			sgt_write_str(path, on ? "1" : "0");
+		}
+	closedir(d);
+	fi_write("failslab", "cache-filter", on ? "Y" : "N");
+}
+
+/*
  * failslab and fail_page_alloc fail any allocation (also GFP_KERNEL, also
  * order 0) of a task that asks for it, at @percent; no fault type prints
  * a stack trace (a "Call Trace" fails the VM).
@@ -51,9 +82,15 @@ static bool fi_configure(int percent)
 	if (!d)
 		return false;
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "fail", 4))
-			fi_write(de->d_name, "verbose", "0");
+		if (!strncmp(de->d_name, "fail", 4)) {
+			fi_write(de->d_name, "verbose",
+			         opt.fi_verbose > 1 ? "2"
+			         : opt.fi_verbose   ? "1"
+			                            : "0");
+			fi_write(de->d_name, "verbose_ratelimit_burst", "10000");
+		}
 	closedir(d);
+	fi_slab_filter(true);
 	snprintf(p, sizeof(p), "%d", percent);
 	for (size_t i = 0; i < ARRAY_LEN(dirs); i++)
 		ok = ok && !fi_write(dirs[i], "ignore-gfp-wait", "N") &&
@@ -62,6 +99,14 @@ static bool fi_configure(int percent)
 		     !fi_write(dirs[i], "space", "0") && !fi_write(dirs[i], "probability", p);
 	return ok && !fi_write("fail_page_alloc", "ignore-gfp-highmem", "N") &&
 	       !fi_write("fail_page_alloc", "min-order", "0");
+}
+
+/* Nothing fails any more, and every cache is as it was. */
+static void fi_reset(void)
+{
+	fi_write("failslab", "probability", "0");
+	fi_write("fail_page_alloc", "probability", "0");
+	fi_slab_filter(false);
 }
 
 static bool fi_available(void)
@@ -118,23 +163,34 @@ struct walk {
 
 #define COW_LEN (64 * KiB)
 
+/*
+ * The buffer of a kind. Every step of a bounced walk copies the whole
+ * buffer through swiotlb: huge pages are half as many there.
+ */
+static size_t walk_size(int kind)
+{
+	size_t size = kind == K_4K ? 1 * MiB + 2 * PAGE_SZ : 4 * MiB;
+
+	return is_config("bounce") && kind != K_4K ? size / 2 : size;
+}
+
 /* The buffer of one step; a private file mapping is mapped afresh each time. */
 static void walk_prepare(struct walk *w)
 {
 	switch (w->kind) {
 	case K_4K:
 		/*
-		 * Two pinning batches of scattered small pages, unaligned at both
-		 * ends: a scatterlist of several chained chunks.
+		 * Scattered small pages, unaligned at both ends: a scatterlist
+		 * of chained chunks.
 		 */
 		w->addr = w->mem + 1000;
-		w->len = 2 * MiB + 100;
+		w->len = walk_size(K_4K) - 2 * PAGE_SZ + 100;
 		w->flags = BIDI;
 		break;
 	case K_THP:
 	case K_SPLIT:
 		w->addr = w->mem;
-		w->len = 4 * MiB;
+		w->len = walk_size(w->kind);
 		w->flags = w->kind == K_THP ? BIDI : SGDMA_REG_TO_DEVICE;
 		break;
 	case K_COW:
@@ -179,12 +235,16 @@ static void walk_check_clean(unsigned int n)
 static int walk_step(struct walk *w, int nthfd, unsigned int n)
 {
 	struct sgdma_ioc_register r = {.size = sizeof(r)};
+	struct sgdma_ioc_seg inl[4], first[4];
 	int ret, err, left;
 
 	walk_prepare(w);
 	r.flags = w->flags;
 	r.addr = (uintptr_t)w->addr;
 	r.length = w->len;
+	/* The first segments come with the reply: one more copy out to fail. */
+	r.inline_count = ARRAY_LEN(inl);
+	r.inline_segs = (uintptr_t)inl;
 	if (nth_write(nthfd, n)) {
 		fail("writing fail-nth: %s", strerror(errno));
 		return -1;
@@ -220,16 +280,21 @@ static int walk_step(struct walk *w, int nthfd, unsigned int n)
 		return 0;
 	}
 	if (!ret) {
+		size_t got = 0;
 		int e;
 
 		if (!r.handle || !r.nsegs)
 			fail("step %u: REGISTER succeeded with handle %u, nsegs %llu", n, r.handle,
 			     (unsigned long long)r.nsegs);
-		if ((e = check_tiling(w->fd, r.handle, w->len, r.nsegs, NULL, 0, NULL)) ||
+		if ((e = check_tiling(w->fd, r.handle, w->len, r.nsegs, first, ARRAY_LEN(first),
+		                      &got)) ||
 		    (e = sg_sync(w->fd, r.handle, 0, 1, true)) ||
 		    (e = sg_sync(w->fd, r.handle, w->len - 1, 1, false)))
 			fail("step %u: a region registered with a fault absorbed: %s", n,
 			     errname(e));
+		if (r.inline_count != got || memcmp(inl, first, got * sizeof(inl[0])))
+			fail("step %u: %u segments inline, not the first %zu of GET_SEGS", n,
+			     r.inline_count, got);
 		if ((e = sg_unregister(w->fd, r.handle)))
 			fail("step %u: UNREGISTER: %s", n, errname(e));
 		walk_check_clean(n);
@@ -243,9 +308,9 @@ static int walk_step(struct walk *w, int nthfd, unsigned int n)
 	if (left)
 		fail("step %u: REGISTER failed with %s though no fault was injected", n,
 		     errname(err));
-	if (r.handle || r.nsegs)
-		fail("step %u: a failed REGISTER wrote handle %u, nsegs %llu", n, r.handle,
-		     (unsigned long long)r.nsegs);
+	if (r.handle || r.nsegs || r.region_flags)
+		fail("step %u: a failed REGISTER wrote handle %u, nsegs %llu, region_flags %#x", n,
+		     r.handle, (unsigned long long)r.nsegs, r.region_flags);
 	walk_check_clean(n);
 	return 0;
 }
@@ -267,9 +332,9 @@ static void walk_child(int kind, double until)
 
 	w.fd = open_node();
 	if (kind == K_4K)
-		w.mem = map_scattered(2 * MiB + 2 * PAGE_SZ);
+		w.mem = map_scattered(walk_size(K_4K));
 	else if (kind == K_THP || kind == K_SPLIT)
-		w.mem = map_buffer(4 * MiB, true);
+		w.mem = map_buffer(walk_size(kind), true);
 	if (kind == K_COW) {
 		uint8_t *data = malloc(COW_LEN);
 
@@ -310,7 +375,9 @@ static void walk_child(int kind, double until)
 		if ((ret = sg_unregister(w.fd, h)))
 			fail("UNREGISTER: %s", errname(ret));
 	}
-	for (n = 1; n <= 3000 && !done && now_s() < until; n++) {
+	/* A REGISTER here has a few dozen failure points: the walk ends well
+	 * before either bound, which only stop a walk that would not end. */
+	for (n = 1; n <= 1000 && !done && now_s() < until; n++) {
 		done = walk_step(&w, nthfd, n);
 		if (done < 0)
 			_exit(1);
@@ -379,7 +446,8 @@ void sc_failnth(void)
 		return;
 	}
 	for (int kind = 0; kind < NKIND; kind++)
-		walk_kind(kind, deadline((kind + 1.0) / NKIND));
+		walk_kind(kind, deadline(4));
+	fi_reset();
 }
 
 /* ================================================================ failprob */
@@ -567,7 +635,7 @@ void sc_failprob(void)
 	if (pid == 0)
 		prob_child(deadline(0.8));
 	waitpid(pid, &status, 0);
-	fi_configure(0);
+	fi_reset();
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail("the process under fault injection ended with status 0x%x", status);
 	check_end("failslab and fail_page_alloc at 1%% for 3 threads of one process");

@@ -945,7 +945,7 @@ static void kill_child(uint8_t *inherited, size_t len, bool threads, int pipe_fd
 
 void sc_kill(void)
 {
-	size_t len = is_config("bounce") ? 8 * MiB : 24 * MiB;
+	size_t len = is_config("bounce") ? 8 * MiB : 16 * MiB;
 	uint8_t *buf = map_buffer(len, false);
 	struct kill_stats st = {0};
 	double t0, t_reg, until;

@@ -2,14 +2,16 @@
 /*
  * sgdma-stress - concurrency, lifetime and fault-injection stress of sgdma.
  *
- *   sgdma-stress [--seconds S] [--seed N] [--threads N] [--verbose] SCENARIO...
+ *   sgdma-stress [--seconds S] [--seed N] [--threads N] [--verbose] SCENARIO[:S]...
  *   sgdma-stress --list
  *
  * Runs in a test VM as root, with sgdma loaded (or $SGDMA_KO to load) and
  * the edu device of $SGDMA_EDU_BDF (tests/vm/sgvm). Each scenario runs for
- * at most --seconds of the guest's clock (and a cap on its iterations) and
- * prints one line per check, "PASS name (...)", "FAIL name (...)" or
- * "SKIP name # why", which tests/run-tests counts. Every check ends by
+ * at most --seconds (or its own :S) of the guest's clock and a cap on its
+ * iterations (the guest's clock is virtual: it may run slower or faster
+ * than the host's), and prints one line per check, "PASS name (...)",
+ * "FAIL name (...)" or "SKIP name # why", which tests/run-tests counts.
+ * Every check ends by
  * asserting that the module's regions and pinned_pages are back to 0, that
  * nr_foll_pin_acquired == nr_foll_pin_released in /proc/vmstat, that this
  * process has nothing pinned (VmPin), and that the kernel log shows no
@@ -153,6 +155,8 @@ void check_begin(const char *name)
 	char why[256];
 
 	snprintf(check_name, sizeof(check_name), "%s", name);
+	if (opt.verbose)
+		note("%s: begins at %.2f", name, now_s());
 	atomic_store(&sh->failures, 0);
 	atomic_store(&sh->printed, 0);
 	if (!wait_clean(0, why, sizeof(why)))
@@ -162,6 +166,8 @@ void check_begin(const char *name)
 	if (kmsg_fd >= 0)
 		lseek(kmsg_fd, 0, SEEK_END);
 	check_start = now_s();
+	if (opt.verbose)
+		note("%s: starts at %.2f", name, check_start);
 }
 
 /* What tests/vm/sgvm fails a VM for, since check_begin(). */
@@ -714,10 +720,27 @@ void unloader_stop(void)
 
 /* ------------------------------------------------------------ main */
 
+/* "name" or "name:seconds"; @seconds gets the budget given, or 0. */
+static const struct scenario *find_scenario(const char *arg, double *seconds)
+{
+	size_t len = strcspn(arg, ":");
+
+	for (size_t k = 0; k < ARRAY_LEN(scenarios); k++) {
+		if (strlen(scenarios[k].name) != len || strncmp(scenarios[k].name, arg, len))
+			continue;
+		if (arg[len] && strtod(arg + len + 1, NULL) <= 0)
+			return NULL;
+		if (seconds)
+			*seconds = arg[len] ? strtod(arg + len + 1, NULL) : 0;
+		return &scenarios[k];
+	}
+	return NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sgdma-stress [--seconds S] [--seed N] [--threads N] [--verbose] "
-	           "SCENARIO...\n"
+	           "SCENARIO[:SECONDS]...\n"
 	           "       sgdma-stress --list\n"
 	           "Stresses sgdma and the edu device of $SGDMA_EDU_BDF in a test VM.\n"
 	           "Each scenario prints PASS/FAIL/SKIP lines; exit status 1 on a failure.\n");
@@ -725,16 +748,20 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"seconds", required_argument, NULL, 's'},
-	                                         {"seed", required_argument, NULL, 'S'},
-	                                         {"threads", required_argument, NULL, 't'},
-	                                         {"verbose", no_argument, NULL, 'v'},
-	                                         {"list", no_argument, NULL, 'l'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"seconds", required_argument, NULL, 's'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    /* 1: fault injection says when it fails a call, 2: with a stack trace */
+	    {"fi-verbose", required_argument, NULL, 'F'},
+	    {"list", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	double default_seconds;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "s:S:t:vlh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:t:vlhF:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.seconds = strtod(optarg, NULL);
@@ -747,6 +774,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			opt.verbose = true;
+			break;
+		case 'F':
+			opt.fi_verbose = atoi(optarg);
 			break;
 		case 'l':
 			for (size_t i = 0; i < ARRAY_LEN(scenarios); i++)
@@ -764,16 +794,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (int i = optind; i < argc; i++) {
-		size_t k = 0;
-
-		while (k < ARRAY_LEN(scenarios) && strcmp(scenarios[k].name, argv[i]))
-			k++;
-		if (k == ARRAY_LEN(scenarios)) {
+	default_seconds = opt.seconds;
+	for (int i = optind; i < argc; i++)
+		if (!find_scenario(argv[i], NULL)) {
 			fprintf(stderr, "sgdma-stress: no scenario %s (--list)\n", argv[i]);
 			return 2;
 		}
-	}
 	if (!opt.seed)
 		opt.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -789,15 +815,17 @@ int main(int argc, char **argv)
 		        strerror(-ret));
 		return 3;
 	}
-	note("sgdma-stress: seed %" PRIu64 ", %s configuration, %.0f s per scenario", opt.seed,
-	     config(), opt.seconds);
+	note("sgdma-stress: seed %" PRIu64 ", %s configuration, %.0f s per scenario (at %.2f)",
+	     opt.seed, config(), default_seconds, now_s());
 	for (int i = optind; i < argc; i++) {
-		for (size_t k = 0; k < ARRAY_LEN(scenarios); k++) {
-			if (strcmp(scenarios[k].name, argv[i]))
-				continue;
-			note("%s: %s", scenarios[k].name, scenarios[k].about);
-			scenarios[k].run();
-		}
+		const struct scenario *sc = find_scenario(argv[i], &opt.seconds);
+
+		if (!opt.seconds)
+			opt.seconds = default_seconds;
+		note("%s: %s (%.0f s)", sc->name, sc->about, opt.seconds);
+		sc->run();
+		if (opt.verbose)
+			note("%s: returns at %.2f", sc->name, now_s());
 	}
 	return any_failed ? 1 : 0;
 }

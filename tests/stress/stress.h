@@ -29,6 +29,7 @@ struct options {
 	uint64_t seed;
 	int threads;
 	bool verbose;
+	int fi_verbose; /* fault injection's own messages (2: stack traces) */
 };
 extern struct options opt;
 
