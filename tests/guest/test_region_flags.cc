@@ -195,12 +195,17 @@ TEST_F(SgdmaTest, RegionFlagsMatchTheConfiguration)
 		}
 	}
 	// The bounce configuration bounces memory above 256 MiB: find some.
+	// (Not through the default device: a later test revokes the device,
+	// and a default cached here would be stale for the tests after it.)
 	if (is_config("bounce")) {
+		sgdma_dev *dev = sgdma_open(sgt_edu_bdf());
+		ASSERT_NE(nullptr, dev) << sgdma_last_error();
 		bool seen = false;
 		for (int i = 0; i < 8 && !seen; i++) {
 			Scattered m(16);
 			ASSERT_TRUE(m.ok());
-			sgdma_region *r = sgdma_register(m.bytes(), m.size);
+			sgdma_region *r =
+			    sgdma_dev_register(dev, m.bytes(), m.size, SGDMA_BIDIRECTIONAL);
 			ASSERT_NE(nullptr, r) << sgdma_last_error();
 			if (pagemap_phys(m.bytes()) >= (1ULL << 28)) {
 				seen = true;
@@ -211,6 +216,7 @@ TEST_F(SgdmaTest, RegionFlagsMatchTheConfiguration)
 			EXPECT_EQ(0, sgdma_unregister(r));
 		}
 		EXPECT_TRUE(seen) << "no page above 256 MiB in 8 tries";
+		sgdma_close(dev);
 	}
 }
 
