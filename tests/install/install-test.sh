@@ -73,11 +73,11 @@ fi
 # depmod (DKMS runs it at install and removal) then reads a few modules,
 # not a whole kernel's over 9p under TCG, which takes minutes.
 mods=/lib/modules/$kver
-build=$(readlink $root$mods/build)
-mount -t tmpfs -o mode=755 tmpfs $root$mods
-ln -s "$build" $root$mods/build
+build=$(readlink "$root$mods/build")
+mount -t tmpfs -o mode=755 tmpfs "$root$mods"
+ln -s "$build" "$root$mods/build"
 for f in modules.order modules.builtin modules.builtin.modinfo; do
-	[ -e $mods/$f ] && cp $mods/$f $root$mods/
+	[ -e "$mods/$f" ] && cp "$mods/$f" "$root$mods/"
 done
 for m in $(modprobe --show-depends uio_pci_generic | sed -n 's/^insmod \([^ ]*\).*/\1/p'); do
 	mkdir -p "$root$(dirname "$m")"
@@ -90,7 +90,7 @@ in_root() {
 
 # The machine is the one running: DKMS builds for the running kernel and for
 # the newest one whose config is in /boot; only this one is ours to test.
-for c in $root/boot/config-*; do
+for c in "$root"/boot/config-*; do
 	[ "$c" = "$root/boot/config-$kver" ] || rm -f "$c"
 done
 
@@ -98,7 +98,7 @@ done
 step install
 pkgs=""
 for p in sgdma-dkms libsgdma1 libsgdma-dev sgdma-tools; do
-	deb=$(ls "$debs/${p}"_*.deb 2>/dev/null | head -n1)
+	deb=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" | head -n1)
 	[ -n "$deb" ] || fail "package $p in $debs"
 	pkgs="$pkgs $deb"
 done
@@ -120,7 +120,7 @@ in_root dkms status sgdma >"$out/dkms-status.log" 2>&1
 check "DKMS built and installed sgdma for $kver" grep -q "sgdma/.*, $kver, .*: installed" "$out/dkms-status.log"
 ko=$(in_root modinfo -n sgdma 2>/dev/null)
 check "modprobe finds the DKMS module ($ko)" \
-	test -n "$ko" -a "${ko#/lib/modules/$kver/updates/dkms/sgdma.ko}" != "$ko"
+	test -n "$ko" -a "${ko#"/lib/modules/$kver/updates/dkms/sgdma.ko"}" != "$ko"
 check "group sgdma (sysusers.d)" in_root getent group sgdma
 check "udev rule in /lib/udev/rules.d" grep -q 'SUBSYSTEM=="sgdma", GROUP="sgdma", MODE="0660"' \
 	$root/lib/udev/rules.d/60-sgdma.rules
@@ -224,5 +224,5 @@ in_root modprobe -r sgdma
 in_root dpkg -r sgdma-dkms >"$out/dpkg-remove.log" 2>&1
 check "dpkg -r sgdma-dkms removes the module" sh -c "! chroot $root modinfo -n sgdma >/dev/null 2>&1"
 [ -n "$udevd" ] && in_root udevadm control --exit
-step done
+step finished
 finish
