@@ -14,6 +14,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/iommu.h>
+#include <linux/of_device.h>
 #include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/rcupdate.h>
@@ -337,6 +338,42 @@ static void sgdma_dev_restore_params(struct sgdma_dev *sd)
 /* ----------------------------------------------------------------------- */
 /* Exposing and revoking                                                    */
 
+/*
+ * On a device-tree PCI host the kernel sets a device's DMA up (coherence,
+ * IOMMU group, DMA ranges) only when a driver binds: a device no driver
+ * has bound would be treated as non-coherent and, behind an IOMMU, have
+ * no group, so the IOMMU would abort its DMA.  Do what the PCI bus does
+ * at bind time.  Only with no driver bound (a bound driver had it set up)
+ * and no range map yet (the call would replace it without freeing it).
+ * The device lock is taken after sgdma_lock elsewhere: only try it; who
+ * holds it is binding or unbinding a driver, and a bind sets DMA up.
+ * ACPI and x86 hosts set a PCI device's DMA up when it is added.
+ */
+static void sgdma_dev_configure_dma(struct device *dev)
+{
+	struct pci_bus *bus;
+	struct device *bridge;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_OF) || !dev_is_pci(dev))
+		return;
+	for (bus = to_pci_dev(dev)->bus; bus->parent; bus = bus->parent)
+		;
+	bridge = bus->bridge;
+	if (!bridge || !bridge->parent || !bridge->parent->of_node)
+		return;
+	if (!device_trylock(dev))
+		return;
+	if (!dev->driver && !dev->dma_range_map) {
+		ret = of_dma_configure_id(dev, bridge->parent->of_node, true,
+					  NULL);
+		if (ret)
+			dev_warn(dev, "sgdma: setting up its DMA failed: %d\n",
+				 ret);
+	}
+	device_unlock(dev);
+}
+
 /* The IOMMU setup must be one sgdma can share; remember its domain. */
 static int sgdma_dev_attach_iommu(struct sgdma_dev *sd)
 {
@@ -389,6 +426,7 @@ static int sgdma_expose_device(struct device *dev)
 		put_device(dev);
 		return -EBUSY;
 	}
+	sgdma_dev_configure_dma(dev);
 
 	sd = kzalloc(sizeof(*sd), GFP_KERNEL);
 	if (!sd) {
