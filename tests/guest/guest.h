@@ -137,6 +137,15 @@ class SgdmaDmaTest : public SgdmaTest
 	struct PagePair {
 		Mapping src{4096}, dst{4096};
 		sgdma_region *rs = nullptr, *rd = nullptr;
+		// A failed assertion returns early: leave nothing registered
+		// for the tests after it.
+		~PagePair()
+		{
+			if (rs)
+				sgdma_unregister(rs);
+			if (rd)
+				sgdma_unregister(rd);
+		}
 	};
 	void register_pages(PagePair &p, uint32_t seed)
 	{
@@ -152,6 +161,7 @@ class SgdmaDmaTest : public SgdmaTest
 	{
 		EXPECT_EQ(0, sgdma_unregister(p.rs));
 		EXPECT_EQ(0, sgdma_unregister(p.rd));
+		p.rs = p.rd = nullptr;
 	}
 
 	void check_round_trip(uint8_t *src, uint8_t *dst, size_t len)
