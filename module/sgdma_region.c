@@ -10,8 +10,8 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
+#include <linux/iommu.h>
 #include <linux/mm.h>
-#include <linux/pci.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/cred.h>
@@ -118,21 +118,39 @@ static struct sgdma_bounce_user *sgdma_bounce_user(kuid_t uid)
 	return bu;
 }
 
-/* Bytes of the mapping that went through bounce buffers. */
+/*
+ * Bytes of the mapping that went through bounce buffers: the mapped
+ * entries whose first byte the device does not reach in the buffer's own
+ * memory.  Without an IOMMU a bus address is the memory's unless swiotlb
+ * moved it; behind one, the IOVA translates to the memory's address
+ * unless dma-iommu bounced the entry (an untrusted device, or from 6.5 on
+ * a part of a cache line for a device that is not coherent).  No kernel
+ * keeps a bounced entry merged with another, so the first byte tells.
+ */
 static u64 sgdma_bounced_bytes(struct sgdma_region *r)
 {
 	struct device *dev = r->sd->dev;
-	struct scatterlist *sg;
+	struct iommu_domain *domain =
+		sgdma_dev_translated(dev) ? r->sd->domain : NULL;
+	struct scatterlist *cpu = r->sgt->sgl, *dma;
+	u64 cpu_start = 0, dma_start = 0, bytes = 0;
 	unsigned int i;
-	u64 bytes = 0;
 
-	if (sgdma_dev_translated(dev))	/* an IOMMU bounces untrusted devices */
-		return dev_is_pci(dev) && to_pci_dev(dev)->untrusted ?
-		       r->length : 0;
-	/* Without an IOMMU every entry is mapped on its own. */
-	for_each_sgtable_dma_sg(r->sgt, sg, i)
-		if (sg_dma_address(sg) != phys_to_dma(dev, sg_phys(sg)))
-			bytes += sg_dma_len(sg);
+	for_each_sgtable_dma_sg(r->sgt, dma, i) {
+		phys_addr_t phys;
+
+		while (cpu_start + cpu->length <= dma_start) {
+			cpu_start += cpu->length;
+			cpu = sg_next(cpu);
+		}
+		phys = sg_phys(cpu) + (dma_start - cpu_start);
+		if (domain ? iommu_iova_to_phys(domain, sg_dma_address(dma)) != phys :
+			     sg_dma_address(dma) != phys_to_dma(dev, phys))
+			bytes += sg_dma_len(dma);
+		dma_start += sg_dma_len(dma);
+		if (!(i % 1024))
+			cond_resched();
+	}
 	return bytes;
 }
 

@@ -290,7 +290,7 @@ const struct sgdma_seg *sgdma_region_segs(const struct sgdma_region *r);
  * Return: an or of
  *  SGDMA_BOUNCED          some segment goes through swiotlb bounce buffers
  *                         (the device's DMA mask does not reach the memory,
- *                         or the kernel bounces untrusted devices): data
+ *                         or the IOMMU layer bounces the device): data
  *                         moves between buffer and device only at syncs
  *  SGDMA_NEEDS_SYNC       a sync copies bounce buffers or maintains caches;
  *                         when clear, sgdma_sync_for_device() and
