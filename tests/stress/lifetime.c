@@ -160,9 +160,14 @@ static void *t_worker(void *arg)
 				     errname(ret));
 			atomic_fetch_add(&s->ops[OP_SYNC], 1);
 		} else if (op < 90) {
-			/* Take the slot: nobody else unregisters it through the table. */
-			if (atomic_compare_exchange_strong(&s->slot[i], &v, 0))
+			/*
+			 * Take the slot: nobody else unregisters it through the
+			 * table, and nobody registers in its cell until it is free.
+			 */
+			if (atomic_compare_exchange_strong(&s->slot[i], &v, T_RESERVED)) {
 				t_unregister(s, h);
+				atomic_store(&s->slot[i], 0);
+			}
 		} else {
 			/* Unregister in place: another thread may be using it. */
 			t_unregister(s, h);
@@ -948,7 +953,7 @@ void sc_kill(void)
 	size_t len = is_config("bounce") ? 8 * MiB : 16 * MiB;
 	uint8_t *buf = map_buffer(len, false);
 	struct kill_stats st = {0};
-	double t0, t_reg, until;
+	double t0, t_reg, t_reap, until;
 	unsigned long n = 0;
 	uint32_t h;
 	int fd, ret;
@@ -994,8 +999,10 @@ void sc_kill(void)
 			fail("the child did not start");
 		last = c;
 		sleep_us(below(&r, (unsigned long)(t_reg * 1.5e6) + 1));
+		t0 = now_s();
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
+		t_reap = now_s();
 		fcntl(p[0], F_SETFL, O_NONBLOCK);
 		while (read(p[0], &c, 1) == 1)
 			last = c;
@@ -1008,6 +1015,9 @@ void sc_kill(void)
 			st.after++;
 		if (!wait_clean(5, why, sizeof(why)))
 			fail("after killing registration %lu: %s", n, why);
+		if (opt.verbose)
+			note("kill %lu: reaped in %.3f s, clean %.3f s later", n, t_reap - t0,
+			     now_s() - t_reap);
 		n++;
 	}
 	unloader_stop();
