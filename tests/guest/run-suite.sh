@@ -82,4 +82,14 @@ else
 fi
 cat "$SGVM_OUT/fuzz.log"
 leak_check fuzz
+
+# Stress and fault injection (tests/stress/), on a kernel with fault
+# injection (the debug kernel); elsewhere one SKIP line. Unloading the
+# module is the last check, after the kmemleak scan (which can name sgdma
+# only while it is loaded).
+stress_sh=$(dirname "$0")/../stress/run-stress.sh
+stress=$(dirname "$bin")/../stress/sgdma-stress
+"$stress_sh" "$stress" "$SGVM_OUT/stress.results" || rc=1
+leak_check stress
+"$stress_sh" "$stress" "$SGVM_OUT/stress.results" --final || rc=1
 exit $rc
