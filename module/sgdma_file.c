@@ -28,7 +28,12 @@
 
 /* What this module does beyond the first version of the interface. */
 #define SGDMA_FEATURES (SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | \
-			SGDMA_FEAT_COHERENCE | SGDMA_FEAT_STATUS)
+			SGDMA_FEAT_COHERENCE | SGDMA_FEAT_STATUS | \
+			(IS_ENABLED(CONFIG_MMU_NOTIFIER) ? \
+			 SGDMA_FEAT_REGION_STATUS : 0))
+
+/* The first page of the region status bytes, as an mmap() page offset. */
+#define SGDMA_STATUS_PGOFF (SGDMA_REGION_STATUS_OFFSET >> PAGE_SHIFT)
 
 /* A decoded ioctl: the kernel's copy of the argument and where it came from. */
 struct sgdma_ucmd {
@@ -60,6 +65,62 @@ static struct sgdma_region *sgdma_file_get_region(struct sgdma_file *f,
 	return r;
 }
 
+/*
+ * A region status byte for a new region: its number in *@slot, cleared.
+ * The byte's page is allocated with the first slot in it and stays until
+ * the file is released.  Returns the byte, or NULL without staleness
+ * tracking (or memory for it).
+ */
+static u8 *sgdma_file_status_slot(struct sgdma_file *f, u32 *slot)
+{
+	struct page *page, *old;
+	unsigned long index;
+	int id;
+	u8 *byte;
+
+	*slot = 0;
+	if (!IS_ENABLED(CONFIG_MMU_NOTIFIER))
+		return NULL;
+	id = ida_alloc(&f->status_slots, GFP_KERNEL_ACCOUNT);
+	if (id < 0)
+		return ERR_PTR(id);
+	index = id / PAGE_SIZE;
+	page = xa_load(&f->status_pages, index);
+	if (!page) {
+		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!page)
+			goto err_free;
+		old = xa_cmpxchg(&f->status_pages, index, NULL, page,
+				 GFP_KERNEL_ACCOUNT);
+		if (old) {
+			__free_page(page);
+			if (xa_is_err(old))
+				goto err_free;
+			page = old;
+		}
+	}
+	byte = (u8 *)page_address(page) + id % PAGE_SIZE;
+	WRITE_ONCE(*byte, 0);
+	*slot = id;
+	return byte;
+
+err_free:
+	ida_free(&f->status_slots, id);
+	return ERR_PTR(-ENOMEM);
+}
+
+/* Release @r, the file's handle on it gone; its status byte is free again. */
+static void sgdma_file_release_region(struct sgdma_file *f,
+				      struct sgdma_region *r)
+{
+	bool has_slot = r->stale;
+	u32 slot = r->status_slot;
+
+	sgdma_region_release(r);	/* stops the notifier: no more writes */
+	if (has_slot)
+		ida_free(&f->status_slots, slot);
+}
+
 /* Give up the file's handle on @r, if it still has it. */
 static void sgdma_file_drop_region(struct sgdma_file *f, u32 handle,
 				   struct sgdma_region *r)
@@ -67,7 +128,7 @@ static void sgdma_file_drop_region(struct sgdma_file *f, u32 handle,
 	if (xa_cmpxchg(&f->regions, handle, r, NULL, 0) != r)
 		return;		/* another thread unregistered it */
 	atomic_dec(&f->nregions);
-	sgdma_region_release(r);
+	sgdma_file_release_region(f, r);
 }
 
 static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
@@ -116,22 +177,31 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	struct sgdma_ioc_register *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 	u64 nsegs;
-	u32 handle;
+	u32 handle, slot;
+	u8 *stale;
 	int ret;
 
 	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
 	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
 	    cmd->handle || cmd->nsegs || cmd->region_flags ||
+	    cmd->status_slot || cmd->reserved2 ||
 	    (!cmd->inline_count && cmd->inline_segs))
 		return -EINVAL;
 	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
 		ret = -ENOSPC;
 		goto err_count;
 	}
+	stale = sgdma_file_status_slot(f, &slot);
+	if (IS_ERR(stale)) {
+		ret = PTR_ERR(stale);
+		goto err_count;
+	}
 
 	ret = sgdma_region_create(f->sd, cmd->addr, cmd->length, cmd->flags,
-				  &r, &nsegs);
+				  stale, &r, &nsegs);
 	if (ret) {
+		if (stale)
+			ida_free(&f->status_slots, slot);
 		/* Not contiguous: say how many segments it would have been. */
 		if (ret == -E2BIG && nsegs) {
 			cmd->nsegs = nsegs;
@@ -139,9 +209,10 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 		}
 		goto err_count;
 	}
+	r->status_slot = slot;
 	ret = sgdma_register_inline(r, cmd);
 	if (ret) {
-		sgdma_region_release(r);
+		sgdma_file_release_region(f, r);
 		goto err_count;
 	}
 
@@ -149,13 +220,14 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
 			      &f->next_handle, GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
-		sgdma_region_release(r);
+		sgdma_file_release_region(f, r);
 		goto err_count;
 	}
 
 	cmd->handle = handle;
 	cmd->nsegs = r->nsegs;
 	cmd->region_flags = r->facts;
+	cmd->status_slot = slot;
 	ret = sgdma_respond(ucmd, sizeof(*cmd));
 	if (ret)
 		sgdma_file_drop_region(f, handle, r);
@@ -216,7 +288,7 @@ static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	if (!r)
 		return -ENOENT;
 	atomic_dec(&f->nregions);
-	sgdma_region_release(r);
+	sgdma_file_release_region(f, r);
 	return 0;
 }
 
@@ -317,6 +389,8 @@ static int sgdma_open(struct inode *inode, struct file *file)
 	f->sd = sd;
 	xa_init_flags(&f->regions, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	atomic_set(&f->nregions, 0);
+	ida_init(&f->status_slots);
+	xa_init_flags(&f->status_pages, XA_FLAGS_ACCOUNT);
 	f->mm = current->mm;
 	mmgrab(f->mm);
 
@@ -325,22 +399,34 @@ static int sgdma_open(struct inode *inode, struct file *file)
 }
 
 /*
- * The status page, read-only: userspace learns of revocation without a
- * system call.  The mapping holds the page, whatever becomes of the device.
+ * The status page (offset 0) and the file's region status pages, each
+ * read-only and one page per mapping: userspace learns of revocation and
+ * of stale regions without a system call.  The mapping holds the page,
+ * whatever becomes of the device or the file.
  */
 static int sgdma_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct sgdma_file *f = file->private_data;
+	struct page *page = virt_to_page(f->sd->status);
 
 	/* MAP_SHARED: VM_SHARED itself is clear for a read-only open. */
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE ||
+	if (vma->vm_end - vma->vm_start != PAGE_SIZE ||
 	    !(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	if (vma->vm_pgoff) {
+		if (!IS_ENABLED(CONFIG_MMU_NOTIFIER) ||
+		    vma->vm_pgoff < SGDMA_STATUS_PGOFF)
+			return -EINVAL;
+		page = xa_load(&f->status_pages,
+			       vma->vm_pgoff - SGDMA_STATUS_PGOFF);
+		if (!page)
+			return -EINVAL;
+	}
 	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EPERM;
 	sgdma_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP,
 			   VM_MAYWRITE | VM_MAYEXEC);
-	return vm_insert_page(vma, vma->vm_start, virt_to_page(f->sd->status));
+	return vm_insert_page(vma, vma->vm_start, page);
 }
 
 static int sgdma_release(struct inode *inode, struct file *file)
@@ -348,13 +434,19 @@ static int sgdma_release(struct inode *inode, struct file *file)
 	struct sgdma_file *f = file->private_data;
 	struct sgdma_region *r;
 	unsigned long handle;
+	struct page *page;
 
 	xa_for_each(&f->regions, handle, r) {
 		xa_erase(&f->regions, handle);
-		sgdma_region_release(r);
+		sgdma_file_release_region(f, r);
 		cond_resched();
 	}
 	xa_destroy(&f->regions);
+	/* Mappings of the status pages hold their own references. */
+	xa_for_each(&f->status_pages, handle, page)
+		__free_page(page);
+	xa_destroy(&f->status_pages);
+	ida_destroy(&f->status_slots);
 	mmdrop(f->mm);
 	sgdma_dev_put(f->sd);
 	kfree(f);

@@ -25,8 +25,10 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/dma-direction.h>
+#include <linux/idr.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
@@ -133,6 +135,22 @@ struct sgdma_region {
 	u32 facts;			/* SGDMA_REGION_* of the mapping */
 	bool require_contig;		/* SGDMA_REG_REQUIRE_CONTIG */
 	struct sgdma_seg_cursor cursor;	/* where the last GET_SEGS stopped */
+
+	/*
+	 * Staleness: @stale is the region's byte in its file's region status
+	 * pages (NULL: not watched), set to SGDMA_REGION_STALE by @notifier
+	 * when the kernel changes the mapping of the buffer.  @status_slot is
+	 * the byte's number, the file's to give back.
+	 */
+	u8 *stale;
+	u32 status_slot;
+#ifdef CONFIG_MMU_NOTIFIER
+	struct mmu_interval_notifier notifier;
+	spinlock_t stale_lock;		/* @pinning, @collided, notifier seq */
+	bool watching;			/* @notifier is inserted */
+	bool pinning;			/* until the pinned pages are checked */
+	bool collided;			/* invalidated while @pinning */
+#endif
 };
 
 /* An open /dev/sgdma/<name>. */
@@ -142,6 +160,8 @@ struct sgdma_file {
 	struct xarray regions;		/* handle -> region (reference) */
 	u32 next_handle;
 	atomic_t nregions;
+	struct ida status_slots;	/* region status bytes in use */
+	struct xarray status_pages;	/* index -> page of status bytes */
 };
 
 extern const struct file_operations sgdma_fops;
@@ -173,7 +193,8 @@ extern struct class sgdma_class;
 
 /* Regions (sgdma_region.c). */
 int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
-			u32 reg_flags, struct sgdma_region **out, u64 *nsegs);
+			u32 reg_flags, u8 *stale, struct sgdma_region **out,
+			u64 *nsegs);
 void sgdma_region_release(struct sgdma_region *r);
 void sgdma_region_put(struct sgdma_region *r);
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,

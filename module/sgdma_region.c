@@ -12,6 +12,7 @@
 #include <linux/gfp.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/cred.h>
@@ -354,6 +355,174 @@ static unsigned int sgdma_sg_max_segment(struct device *dev)
 }
 
 /* ----------------------------------------------------------------------- */
+/* Staleness                                                                */
+
+#ifdef CONFIG_MMU_NOTIFIER
+/*
+ * The kernel is about to change the page tables of part of the buffer.
+ * Protection changes (mprotect(), fork()'s and dirty tracking's write
+ * protection, NUMA hinting) keep the pages where they are: the region
+ * stays valid, and a write fault that then copies a page is an
+ * invalidation of its own.  Anything else may put other pages (or none)
+ * at the buffer's addresses while the device keeps the pinned ones: the
+ * region is stale for good.  Only a spinlock of the region is taken, and
+ * nothing sleeps: this runs in reclaim too.
+ */
+static bool sgdma_region_invalidate(struct mmu_interval_notifier *mni,
+				    const struct mmu_notifier_range *range,
+				    unsigned long cur_seq)
+{
+	struct sgdma_region *r = container_of(mni, struct sgdma_region,
+					      notifier);
+
+	switch (range->event) {
+	case MMU_NOTIFY_PROTECTION_VMA:
+	case MMU_NOTIFY_PROTECTION_PAGE:
+	case MMU_NOTIFY_SOFT_DIRTY:
+		return true;
+	default:
+		break;
+	}
+	spin_lock(&r->stale_lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	if (r->pinning)
+		r->collided = true;
+	else
+		WRITE_ONCE(*r->stale, SGDMA_REGION_STALE);
+	spin_unlock(&r->stale_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops sgdma_region_mn_ops = {
+	.invalidate = sgdma_region_invalidate,
+};
+
+/*
+ * Watch the buffer's range before pinning it, so that no change after the
+ * pin goes unseen.  An invalidation in progress, which began before the
+ * notifier was there, is waited for.
+ */
+static int sgdma_region_watch(struct sgdma_region *r, u8 *stale)
+{
+	int ret;
+
+	spin_lock_init(&r->stale_lock);
+	r->stale = stale;
+	r->pinning = true;
+	ret = mmu_interval_notifier_insert(&r->notifier, r->mm,
+					   r->addr & PAGE_MASK,
+					   r->npages << PAGE_SHIFT,
+					   &sgdma_region_mn_ops);
+	if (ret) {
+		r->stale = NULL;
+		return ret;
+	}
+	r->watching = true;
+	mmu_interval_read_begin(&r->notifier);
+	return 0;
+}
+
+static void sgdma_put_pages(struct page **pages, long n)
+{
+	while (n > 0)
+		put_page(pages[--n]);
+}
+
+/*
+ * Whether every page of @r's table is the one mapped at its address now.
+ * A read lookup never breaks copy-on-write; a page that is not mapped is
+ * faulted in as the CPU would see it (and then differs).
+ */
+static bool sgdma_region_pages_mapped(struct sgdma_region *r)
+{
+	unsigned long addr = r->addr & PAGE_MASK;
+	struct sg_page_iter piter;
+	struct page **pages;
+	long got = 0, i = 0;
+	bool same = true;
+
+	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	if (!pages)
+		return false;
+	for_each_sgtable_page(r->sgt, &piter, 0) {
+		if (i == got) {
+			unsigned long left = r->npages -
+				((addr - (r->addr & PAGE_MASK)) >> PAGE_SHIFT);
+
+			sgdma_put_pages(pages, got);
+			got = get_user_pages_fast(addr, min_t(unsigned long, left,
+							      SGDMA_PIN_BATCH),
+						  0, pages);
+			i = 0;
+			if (got <= 0) {
+				got = 0;
+				same = false;
+				break;
+			}
+			addr += (unsigned long)got << PAGE_SHIFT;
+		}
+		if (pages[i++] != sg_page_iter_page(&piter)) {
+			same = false;
+			break;
+		}
+	}
+	sgdma_put_pages(pages, got);
+	free_page((unsigned long)pages);
+	return same;
+}
+
+/*
+ * The pages are pinned.  Invalidations during the pin, such as the
+ * copy-on-write the pin itself broke, came before the pages it kept: if
+ * there were any, the pages are compared with what is mapped now.
+ */
+static void sgdma_region_watch_pinned(struct sgdma_region *r)
+{
+	unsigned long seq;
+	bool same;
+
+	spin_lock(&r->stale_lock);
+	if (!r->collided) {
+		r->pinning = false;
+		spin_unlock(&r->stale_lock);
+		return;
+	}
+	spin_unlock(&r->stale_lock);
+
+	seq = mmu_interval_read_begin(&r->notifier);
+	same = sgdma_region_pages_mapped(r);
+	spin_lock(&r->stale_lock);
+	if (!same || mmu_interval_read_retry(&r->notifier, seq))
+		WRITE_ONCE(*r->stale, SGDMA_REGION_STALE);
+	r->pinning = false;
+	spin_unlock(&r->stale_lock);
+}
+
+/* Stop watching; waits for a callback that is running.  No lock held. */
+static void sgdma_region_unwatch(struct sgdma_region *r)
+{
+	if (!r->watching)
+		return;
+	mmu_interval_notifier_remove(&r->notifier);
+	r->watching = false;
+	r->stale = NULL;
+}
+#else
+static int sgdma_region_watch(struct sgdma_region *r, u8 *stale)
+{
+	return 0;
+}
+
+static void sgdma_region_watch_pinned(struct sgdma_region *r)
+{
+}
+
+static void sgdma_region_unwatch(struct sgdma_region *r)
+{
+}
+#endif
+
+/* ----------------------------------------------------------------------- */
 /* Reporting segments                                                       */
 
 static void sgdma_cursor_reset(struct sgdma_region *r)
@@ -684,7 +853,8 @@ void sgdma_region_put(struct sgdma_region *r)
  * the region would have had; it is 0 after any other error.
  */
 int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
-			u32 reg_flags, struct sgdma_region **out, u64 *nsegs)
+			u32 reg_flags, u8 *stale, struct sgdma_region **out,
+			u64 *nsegs)
 {
 	unsigned int max_entry;
 	struct sgdma_region *r;
@@ -719,6 +889,11 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 	r->dir = sgdma_dir_from_flags(reg_flags);
 	r->require_contig = reg_flags & SGDMA_REG_REQUIRE_CONTIG;
 
+	if (stale) {
+		ret = sgdma_region_watch(r, stale);
+		if (ret)
+			goto err_put;
+	}
 	ret = sgdma_charge(r);
 	if (ret)
 		goto err_put;
@@ -728,6 +903,7 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 	ret = sgdma_pin(r, max_entry);
 	if (!ret) {
 		sgdma_trim(r);
+		sgdma_region_watch_pinned(r);
 		ret = sgdma_split_at_boundary(r);
 	}
 	if (ret) {
@@ -749,6 +925,7 @@ err_unpin:
 err_uncharge:
 	sgdma_uncharge(r);
 err_put:
+	sgdma_region_unwatch(r);
 	sgdma_region_put(r);
 	return ret;
 }
@@ -759,6 +936,7 @@ void sgdma_region_release(struct sgdma_region *r)
 	struct sgdma_dev *sd = r->sd;
 	bool unmapped = false;
 
+	sgdma_region_unwatch(r);
 	down_read(&sd->dma_lock);
 	mutex_lock(&r->lock);
 	if (r->mapped) {

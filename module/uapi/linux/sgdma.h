@@ -82,6 +82,8 @@ struct sgdma_ioc_info {
 #define SGDMA_FEAT_COHERENCE	0x4U
 /* The file can be mapped read-only: struct sgdma_status. */
 #define SGDMA_FEAT_STATUS	0x8U
+/* REGISTER reports @status_slot: the region's byte in the status pages. */
+#define SGDMA_FEAT_REGION_STATUS 0x10U
 
 /**
  * struct sgdma_status - the device file's status page
@@ -98,6 +100,26 @@ struct sgdma_status {
 	__u32 revoked;
 	__u32 reserved;
 };
+
+/*
+ * The file's region status pages (with SGDMA_FEAT_REGION_STATUS): one byte
+ * per region, at byte @status_slot of the REGISTER reply.  Byte s is byte
+ * (s % page size) of the page mapped, PROT_READ and MAP_SHARED, at offset
+ * SGDMA_REGION_STATUS_OFFSET + (s / page size) * page size of the device
+ * file (one page per mmap(); a page no region of the file has had a slot
+ * in yet is -EINVAL).  The byte is 0 while the pages the region pinned are
+ * the ones mapped at its addresses, and becomes SGDMA_REGION_STALE (for
+ * good) when the kernel unmaps, remaps or replaces any of them: munmap(),
+ * mremap(), MADV_DONTNEED, a copy-on-write, a mapping over it, the exit of
+ * the process.  Protection changes (mprotect(), write protection for
+ * fork() or dirty tracking) leave the pages in place and the byte as it is.
+ * It may also become stale when the kernel only tried to move a page (a
+ * huge page split, a failed migration or reclaim): stale means "may no
+ * longer be", never the reverse.  A stale region stays pinned and mapped
+ * for the device until it is unregistered.
+ */
+#define SGDMA_REGION_STATUS_OFFSET	0x100000ULL
+#define SGDMA_REGION_STALE		0x1U
 
 /**
  * struct sgdma_ioc_register - SGDMA_IOC_REGISTER: pin and DMA-map a user buffer
@@ -116,6 +138,10 @@ struct sgdma_status {
  *                out, the segments written there, from segment 0 on
  * @inline_segs: in, user pointer to an array of struct sgdma_ioc_seg,
  *               or 0 when @inline_count is 0
+ * @status_slot: out, the region's byte in the file's region status pages
+ *               (with SGDMA_FEAT_REGION_STATUS); 0 on input.  A slot is
+ *               given again once its region is unregistered.
+ * @reserved2: must be 0
  *
  * The whole buffer is handed to the device, as a SYNC for the device of
  * every byte would; UNREGISTER syncs nothing back.  With @inline_count a
@@ -149,6 +175,8 @@ struct sgdma_ioc_register {
 	__u32 region_flags;
 	__u32 inline_count;
 	__aligned_u64 inline_segs;
+	__u32 status_slot;
+	__u32 reserved2;
 };
 
 /* struct sgdma_ioc_register.region_flags */
