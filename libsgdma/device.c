@@ -173,6 +173,7 @@ void sgdma__dev_put(struct sgdma_dev *dev)
 	if (atomic_fetch_sub_explicit(&dev->refs, 1, memory_order_acq_rel) == 1) {
 		if (dev->status)
 			munmap((void *)dev->status, (size_t)sysconf(_SC_PAGESIZE));
+		sgdma__cache_dev_free(dev);
 		close(dev->fd);
 		free(dev);
 	}

@@ -4,6 +4,7 @@
  *
  *  device.c  opening devices, the default device, sgdma_dev_info()
  *  region.c  registering, segments, sync, unregister, NUMA node pages
+ *  cache.c   the registration cache and the region status bytes
  *  split.c   the descriptor splitter, sgdma_split_segs()
  *  error.c   messages (sgdma_last_error()) and what each errno means
  *
@@ -63,6 +64,14 @@ struct sgdma_dev {
 	unsigned int forks;  /* sgdma__forks() when opened */
 	/* The module's status page (mapped read-only), NULL without one. */
 	const volatile struct sgdma_status *status;
+	/*
+	 * The file's region status pages mapped so far (SGDMA_FEAT_REGION_STATUS),
+	 * and the cache: both under the cache lock (cache.c).
+	 */
+	const volatile uint8_t **status_pages;
+	size_t nstatus_pages;
+	atomic_bool cache_on;           /* sgdma_cache_enable() */
+	struct sgdma_region *cache;     /* cached regions, newest first */
 	struct sgdma_dev *retired_next; /* the list of replaced defaults handed out */
 	struct sgdma_ioc_info info;
 	char path[]; /* for messages */
@@ -75,6 +84,13 @@ struct sgdma_region {
 	size_t len;
 	uint32_t handle;
 	unsigned int flags; /* sgdma_region_flags() */
+	unsigned int dir;   /* SGDMA_TO_DEVICE, _FROM_DEVICE or _BIDIRECTIONAL */
+	/* The region status byte (read-only mapping), NULL without one. */
+	const volatile uint8_t *stale;
+	/* Under the cache lock: users of a cached region, and the cache list. */
+	unsigned int refs;
+	bool cached;
+	struct sgdma_region *cache_next;
 	size_t nsegs;
 	struct sgdma_seg segs[];
 };
@@ -99,6 +115,25 @@ int sgdma__ioctl_fail(const char *fn, const struct sgdma_dev *dev, unsigned int 
 int sgdma__fail_not_contig(const char *fn, const struct sgdma_dev *dev, size_t len, uint64_t nsegs);
 /* Prints the cache-line warning of a region of @len bytes at @buf, once per @dev. */
 void sgdma__warn_cacheline(const char *fn, struct sgdma_dev *dev, const void *buf, size_t len);
+
+/* ---- cache.c ------------------------------------------------------------ */
+
+/*
+ * A cached region of @dev covering [@buf, @buf + @len) with direction
+ * @flags, valid, with a reference taken for the caller; NULL when there is
+ * none or @dev does not cache.
+ */
+struct sgdma_region *sgdma__cache_get(struct sgdma_dev *dev, const void *buf, size_t len,
+                                      unsigned int flags);
+/* A new region @r: find its status byte (@slot of the REGISTER reply), cache it. */
+void sgdma__cache_add(struct sgdma_region *r, uint32_t slot);
+/*
+ * Drop a reference to @r.  True when it was the last (or @r was never
+ * cached): the caller unregisters it.
+ */
+bool sgdma__cache_put(struct sgdma_region *r);
+/* Unmap @dev's region status pages (the device is being freed). */
+void sgdma__cache_dev_free(struct sgdma_dev *dev);
 
 /* ---- device.c ----------------------------------------------------------- */
 

@@ -183,6 +183,9 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 
 	if (check_args(fn, dev, buf, len, flags) < 0)
 		return NULL;
+	r = sgdma__cache_get(dev, buf, len, flags);
+	if (r)
+		return r;
 	room = inline_room(dev, buf, len);
 	r = resize_region(fn, NULL, room);
 	if (!r)
@@ -231,7 +234,9 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 	}
 	if (r->flags & SGDMA_CACHELINE_SHARED)
 		sgdma__warn_cacheline(fn, dev, buf, len);
+	r->dir = flags & SGDMA_BIDIRECTIONAL;
 	sgdma__dev_get(dev);
+	sgdma__cache_add(r, reg.status_slot);
 	return r;
 
 err_free_unregister:
@@ -361,6 +366,8 @@ SGDMA_EXPORT int sgdma_unregister(struct sgdma_region *r)
 
 	if (!r)
 		return sgdma__fail(EINVAL, "sgdma_unregister: region is NULL");
+	if (!sgdma__cache_put(r))
+		return 0; /* a cached region still in use */
 	u.handle = r->handle;
 	err = sgdma__dev_ioctl(r->dev, SGDMA_IOC_UNREGISTER, &u);
 	if (err)

@@ -406,7 +406,10 @@ int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len);
  * CPU, or the device through another region of the same memory, wrote
  * since).  @r is freed even when the module reports an error (e.g.
  * -ENODEV after revocation: the module has already unmapped the region),
- * and drops its reference to the device.
+ * and drops its reference to the device.  A region the registration
+ * cache (sgdma_cache_enable()) handed out more than once is unregistered
+ * by the call for its last reference; the others drop a reference, return
+ * 0 and leave it to the other users.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL (nothing is freed)
@@ -416,6 +419,58 @@ int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len);
  *  -ENOENT  the module did not know the region
  */
 int sgdma_unregister(struct sgdma_region *r);
+
+/**
+ * sgdma_cache_enable() - turn the registration cache of a device on or off
+ * @dev: the device
+ * @on: non-zero to cache, 0 to stop
+ *
+ * With the cache on, every region registered on @dev is kept on a list,
+ * and sgdma_dev_register() (or sgdma_register() on the default device) of
+ * a range that a listed, valid (see sgdma_region_valid()) region with the
+ * same direction covers returns that region, without a system call, with
+ * one more reference; sgdma_unregister() drops one, and the last one
+ * unregisters the region.  The returned region may start before @buf and
+ * end after @buf + @len: the segment offsets count from
+ * sgdma_region_addr(), so the bytes asked for start at offset @buf -
+ * sgdma_region_addr().  With SGDMA_REQUIRE_CONTIG only a contiguous region
+ * is returned.  A region whose memory was unmapped or replaced since it
+ * was registered (munmap() and mmap() at the same address, mremap(),
+ * MADV_DONTNEED, a copy-on-write) is stale and never returned: such a
+ * registration pins and maps the memory now there.  Turning the cache off
+ * empties the list; regions already handed out keep their references.
+ * Off by default; a replaced default device (after revocation or in a
+ * forked child) starts with it off.
+ *
+ * Return: 0, or a negative errno:
+ *  -EINVAL      @dev is NULL
+ *  -EOPNOTSUPP  @on and the sgdma module does not report stale regions
+ *               (it is older than this libsgdma)
+ */
+int sgdma_cache_enable(struct sgdma_dev *dev, int on);
+
+/**
+ * sgdma_region_valid() - whether a region still maps the memory at its addresses
+ * @r: the region
+ *
+ * Reads the region's status byte, which the kernel sets when it unmaps,
+ * remaps or replaces any page of the region (munmap(), mremap(),
+ * MADV_DONTNEED, a copy-on-write, process exit): from then on the device
+ * reaches the pages pinned at registration, no longer the memory the
+ * program sees at those addresses.  Protection changes (mprotect(), the
+ * write protection fork() sets up) keep a region valid.  The kernel may
+ * also report a region stale when it only tried to move one of its pages
+ * (a huge page split, a failed migration or reclaim): stale means "may no
+ * longer be".  A stale region stays pinned and mapped until unregistered.
+ * No system call.
+ *
+ * Return: 1 when valid, 0 when stale, when the device was revoked or in a
+ * forked child; or a negative errno:
+ *  -EINVAL      @r is NULL
+ *  -EOPNOTSUPP  the sgdma module does not report stale regions (it is
+ *               older than this libsgdma)
+ */
+int sgdma_region_valid(const struct sgdma_region *r);
 
 /**
  * sgdma_last_error() - message for the last failure in this thread
