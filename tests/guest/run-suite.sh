@@ -67,6 +67,29 @@ tools_dir=$(dirname "$0")/../tools
 cat "$SGVM_OUT/sgdump.results"
 leak_check tools
 
+# The Python package (python/): pytest, real edu DMA into numpy arrays and
+# other buffers, with the library of this build; its JUnit XML is counted
+# as the googletest reports are. One SKIP line without numpy or pytest.
+python_dir=$(dirname "$0")/../../python
+if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
+	echo "SKIP python # python3 with numpy and pytest missing (tools/install-deps installs them)" \
+		>"$SGVM_OUT/python.results"
+else
+	SGDMA_LIB=$(dirname "$bin")/../../libsgdma/libsgdma.so.1 PYTHONDONTWRITEBYTECODE=1 \
+		python3 -m pytest -q -c "$python_dir/pytest.ini" "$python_dir/tests" \
+		--junitxml="$SGVM_OUT/python.xml" >"$SGVM_OUT/python.log" 2>&1
+	status=$?
+	cat "$SGVM_OUT/python.log"
+	# 1: tests failed (the report has them); anything else is a failure
+	# of its own (5: no test ran).
+	if [ $status -ne 0 ]; then
+		rc=1
+		[ $status -eq 1 ] && [ -s "$SGVM_OUT/python.xml" ] ||
+			echo "FAIL python (pytest exited $status)" >"$SGVM_OUT/python.results"
+	fi
+fi
+leak_check python
+
 # The ioctl fuzzer (tests/fuzz/sgdma-fuzz.c), sized for CI (whichever comes
 # first: the guest's clock is virtual, the call count is not); a failure
 # names the seed that replays it.
