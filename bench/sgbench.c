@@ -5,7 +5,8 @@
  * one prefaulted buffer per page kind (docs/performance.md).
  *
  *   sgbench --csv FILE [--sizes 4K,64K,...] [--rounds N] [--kinds 4k,thp,huge2m]
- *           [--arms sgdma,mlock,rxe,vfio,gup] [--only reg,segs,kmem,null,sync]
+ *           [--arms sgdma,mlock,rxe,vfio,gup,gup_fast]
+ *           [--only reg,segs,kmem,null,sync]
  *
  * Arms of the registration test (each: pin + map, then undo it):
  *   sgdma   sgdma_dev_register() + sgdma_unregister()
@@ -13,8 +14,11 @@
  *   rxe     ibv_reg_mr() + ibv_dereg_mr() on the rdma_rxe device rxe0
  *   vfio    VFIO_IOMMU_MAP_DMA + VFIO_IOMMU_UNMAP_DMA (type1, the edu device
  *           bound to vfio-pci: only under an IOMMU)
- *   gup     the kernel's PIN_LONGTERM_BENCHMARK (CONFIG_GUP_TEST): pin and
- *           unpin only, its own get+put time; gup_wall is the ioctl's time
+ *   gup     the kernel's PIN_LONGTERM_BENCHMARK (CONFIG_GUP_TEST):
+ *           pin_user_pages(FOLL_LONGTERM) and unpin only, its own get+put
+ *           time; gup_wall is the ioctl's time
+ *   gup_fast the same with PIN_FAST_BENCHMARK and FOLL_LONGTERM | FOLL_WRITE:
+ *           pin_user_pages_fast(), the call sgdma pins with (gup_fast_wall)
  * An arm that cannot run here gets an "absent" row saying why.
  *
  * Each round times every arm at every size once, the arms in a rotated
@@ -62,12 +66,14 @@ struct gup_test {
 	uint32_t test_flags;
 	uint32_t which_pages[8];
 };
+#define PIN_FAST_BENCHMARK     _IOWR('g', 2, struct gup_test)
 #define PIN_LONGTERM_BENCHMARK _IOWR('g', 3, struct gup_test)
 #define GUP_TEST_FOLL_WRITE    0x1U
+#define GUP_TEST_FOLL_LONGTERM 0x100U
 #define GUP_TEST_PATH          "/sys/kernel/debug/gup_test"
 
-enum arm { A_SGDMA, A_MLOCK, A_RXE, A_VFIO, A_GUP, NARMS };
-static const char *const arm_name[NARMS] = {"sgdma", "mlock", "rxe", "vfio", "gup"};
+enum arm { A_SGDMA, A_MLOCK, A_RXE, A_VFIO, A_GUP, A_GUP_FAST, NARMS };
+static const char *const arm_name[NARMS] = {"sgdma", "mlock", "rxe", "vfio", "gup", "gup_fast"};
 enum kind { K_4K, K_THP, K_HUGE2M, NKINDS };
 static const char *const kind_name[NKINDS] = {"4k", "thp", "huge2m"};
 
@@ -422,13 +428,14 @@ static void arms_setup(void)
 			absent(A_VFIO, "%s", why);
 		}
 	}
-	if (opt.arms[A_GUP]) {
+	if (opt.arms[A_GUP] || opt.arms[A_GUP_FAST]) {
 		st.gup_fd = open(GUP_TEST_PATH, O_RDWR);
-		if (st.gup_fd < 0) {
-			opt.arms[A_GUP] = false;
-			absent(A_GUP, "%s: %s (kernel without CONFIG_GUP_TEST)", GUP_TEST_PATH,
-			       strerror(errno));
-		}
+		for (int a = A_GUP; a <= A_GUP_FAST && st.gup_fd < 0; a++)
+			if (opt.arms[a]) {
+				opt.arms[a] = false;
+				absent(a, "%s: %s (kernel without CONFIG_GUP_TEST)", GUP_TEST_PATH,
+				       strerror(errno));
+			}
 	}
 }
 
@@ -480,13 +487,18 @@ static int64_t arm_once(int arm, void *addr, uint64_t len, uint64_t *nsegs)
 			return -errno;
 		break;
 	}
-	case A_GUP: {
+	case A_GUP:
+	case A_GUP_FAST: {
+		/* Batches of 512 pages: sgdma's own (one page of page pointers). */
 		struct gup_test g = {.addr = (uintptr_t)addr,
 		                     .size = len,
 		                     .nr_pages_per_call = 512,
 		                     .gup_flags = GUP_TEST_FOLL_WRITE};
 
-		if (ioctl(st.gup_fd, PIN_LONGTERM_BENCHMARK, &g))
+		if (arm == A_GUP_FAST)
+			g.gup_flags |= GUP_TEST_FOLL_LONGTERM;
+		if (ioctl(st.gup_fd, arm == A_GUP ? PIN_LONGTERM_BENCHMARK : PIN_FAST_BENCHMARK,
+		          &g))
 			return -errno;
 		t1 = now_ns();
 		/* Its own time of pin and unpin, without its checks in between. */
@@ -610,7 +622,7 @@ static void test_reg(enum kind kind)
 				reps = len >= 4 * MiB ? 1 : (len >= 256 * KiB ? 4 : 32);
 				for (uint64_t r = 0; r < reps; r++) {
 					w = 0;
-					t = arm_once(arm, b.addr, len, arm == A_GUP ? &w : NULL);
+					t = arm_once(arm, b.addr, len, arm >= A_GUP ? &w : NULL);
 					if (t < 0)
 						break;
 					sum += (uint64_t)t;
@@ -624,8 +636,9 @@ static void test_reg(enum kind kind)
 				}
 				row("reg", kind_name[kind], len, arm_name[arm], round,
 				    (double)sum / (double)reps, NULL);
-				if (arm == A_GUP)
-					row("reg", kind_name[kind], len, "gup_wall", round,
+				if (arm == A_GUP || arm == A_GUP_FAST)
+					row("reg", kind_name[kind], len,
+					    arm == A_GUP ? "gup_wall" : "gup_fast_wall", round,
 					    (double)wall / (double)reps, NULL);
 			}
 		}
@@ -648,10 +661,19 @@ static long long rss_kb(void)
 	return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* /proc/meminfo after folding every CPU's pending counter updates into it. */
+static long long meminfo_now_kb(const char *key)
+{
+	write_file("/proc/sys/vm/stat_refresh", "1");
+	return meminfo_kb(key);
+}
+
 /*
  * Kernel memory a region holds: many registrations of one buffer held at
- * once; the fall of MemFree (slab, the pages of scatterlist chunks, IOMMU
- * page tables), less what this process itself allocated, divided among them.
+ * once, the growth of the slab divided among them (the value), and the fall
+ * of MemFree (which also sees whole pages: scatterlist chunks, IOMMU page
+ * tables, but also the CPUs' free-page lists), less what this process
+ * itself allocated (the note).
  */
 static void test_kmem(enum kind kind, uint64_t len)
 {
@@ -661,7 +683,7 @@ static void test_kmem(enum kind kind, uint64_t len)
 	char why[160], note[128];
 	long long f0, s0, p0, f1, s1, p1;
 	/* Few segments per region: many regions, for a change MemFree shows. */
-	int n = 0, nreg = kind == K_4K ? 16 : NREG;
+	int n = 0, nreg = kind == K_4K ? 64 : NREG;
 
 	if (!opt.arms[A_SGDMA] || !own_sgdma(why, sizeof(why)))
 		return;
@@ -674,20 +696,23 @@ static void test_kmem(enum kind kind, uint64_t len)
 	if (r[0])
 		sgdma_unregister(r[0]);
 	for (int round = 0; round < 3; round++) {
+		s0 = meminfo_now_kb("Slab");
 		f0 = meminfo_kb("MemFree");
-		s0 = meminfo_kb("Slab");
 		p0 = rss_kb();
 		for (n = 0; n < nreg; n++)
 			if (!(r[n] = sgdma_dev_register(st.dev, b.addr, len, SGDMA_BIDIRECTIONAL)))
 				break;
+		s1 = meminfo_now_kb("Slab");
 		f1 = meminfo_kb("MemFree");
-		s1 = meminfo_kb("Slab");
 		p1 = rss_kb();
 		snprintf(note, sizeof(note),
-		         "%zu segs; MemFree %+lld kB; Slab %+lld kB; own RSS %+lld kB; %d regions",
-		         n ? sgdma_region_nsegs(r[0]) : 0, f1 - f0, s1 - s0, p1 - p0, n);
+		         "%zu segs; Slab %+lld kB; MemFree %+lld kB; own RSS %+lld kB; %d regions",
+		         n ? sgdma_region_nsegs(r[0]) : 0, s1 - s0, f1 - f0, p1 - p0, n);
 		if (n)
 			row("kmem", kind_name[kind], len, "sgdma", round,
+			    (double)(s1 - s0) * 1024 / n, note);
+		if (n)
+			row("kmem", kind_name[kind], len, "sgdma_memfree", round,
 			    (double)((f0 - f1) - (p1 - p0)) * 1024 / n, note);
 		while (n > 0)
 			sgdma_unregister(r[--n]);
@@ -849,7 +874,7 @@ int main(int argc, char **argv)
 	static struct utsname uts;
 
 	opt.rounds = 7;
-	parse_list("sgdma,mlock,rxe,vfio,gup", arm_name, NARMS, opt.arms);
+	parse_list("sgdma,mlock,rxe,vfio,gup,gup_fast", arm_name, NARMS, opt.arms);
 	parse_list("4k,thp,huge2m", kind_name, NKINDS, opt.kinds);
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
