@@ -7,6 +7,8 @@
 #define SGDMA_COMPAT_H
 
 #include <linux/backing-dev.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
@@ -247,6 +249,63 @@ static inline long sgdma_pin_user_pages_locked(unsigned long start,
 	return pin_user_pages(start, nr_pages, gup_flags, pages);
 #else
 	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#endif
+}
+
+/*
+ * dma-buf's symbols are in the DMA_BUF namespace from 5.16 on, which
+ * modules name by an identifier until 6.12 and by a string from 6.13 on.
+ */
+#if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
+#define SGDMA_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS("DMA_BUF")
+#elif KERNEL_VERSION(5, 16, 0) <= LINUX_VERSION_CODE
+#define SGDMA_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define SGDMA_IMPORT_NS_DMA_BUF static_assert(true)
+#endif
+
+/*
+ * Mapping a dma-buf attachment.  From 6.2 on dma_buf_map_attachment()
+ * wants the buffer's reservation lock held, and the _unlocked variants
+ * take it.  Before, only a dynamic exporter wanted it held; the others
+ * are called without it (some take it themselves).
+ */
+static inline struct sg_table *
+sgdma_dmabuf_map_attachment(struct dma_buf_attachment *attach,
+			    enum dma_data_direction dir)
+{
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+	return dma_buf_map_attachment_unlocked(attach, dir);
+#else
+	struct dma_buf *buf = attach->dmabuf;
+	struct sg_table *sgt;
+
+	if (!dma_buf_is_dynamic(buf))
+		return dma_buf_map_attachment(attach, dir);
+	dma_resv_lock(buf->resv, NULL);
+	sgt = dma_buf_map_attachment(attach, dir);
+	dma_resv_unlock(buf->resv);
+	return sgt;
+#endif
+}
+
+static inline void
+sgdma_dmabuf_unmap_attachment(struct dma_buf_attachment *attach,
+			      struct sg_table *sgt,
+			      enum dma_data_direction dir)
+{
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+	dma_buf_unmap_attachment_unlocked(attach, sgt, dir);
+#else
+	struct dma_buf *buf = attach->dmabuf;
+
+	if (!dma_buf_is_dynamic(buf)) {
+		dma_buf_unmap_attachment(attach, sgt, dir);
+		return;
+	}
+	dma_resv_lock(buf->resv, NULL);
+	dma_buf_unmap_attachment(attach, sgt, dir);
+	dma_resv_unlock(buf->resv);
 #endif
 }
 

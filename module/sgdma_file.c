@@ -29,6 +29,8 @@
 /* What this module does beyond the first version of the interface. */
 #define SGDMA_FEATURES (SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | \
 			SGDMA_FEAT_COHERENCE | SGDMA_FEAT_STATUS | \
+			(IS_ENABLED(CONFIG_DMA_SHARED_BUFFER) ? \
+			 SGDMA_FEAT_DMABUF : 0) | \
 			(IS_ENABLED(CONFIG_MMU_NOTIFIER) ? \
 			 SGDMA_FEAT_REGION_STATUS : 0))
 
@@ -238,6 +240,66 @@ err_count:
 	return ret;
 }
 
+/* A dma-buf's range, as REGISTER does a user buffer (sgdma_dmabuf.c). */
+static int sgdma_ioctl_register_dmabuf(struct sgdma_file *f,
+				       struct sgdma_ucmd *ucmd)
+{
+	struct sgdma_ioc_register_dmabuf *cmd = ucmd->cmd;
+	struct sgdma_region *r;
+	u64 nsegs, count;
+	u32 handle;
+	int ret;
+
+	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
+	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
+	    cmd->reserved2 || cmd->handle || cmd->nsegs ||
+	    cmd->region_flags || (!cmd->inline_count && cmd->inline_segs))
+		return -EINVAL;
+	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
+		ret = -ENOSPC;
+		goto err_count;
+	}
+
+	ret = sgdma_region_create_dmabuf(f->sd, cmd->fd, cmd->offset,
+					 cmd->length, cmd->flags, &r, &nsegs);
+	if (ret) {
+		if (ret == -E2BIG && nsegs) {
+			cmd->nsegs = nsegs;
+			sgdma_respond(ucmd, sizeof(*cmd));
+		}
+		goto err_count;
+	}
+	if (cmd->inline_count) {
+		count = cmd->inline_count;
+		ret = sgdma_region_copy_segs(r, 0, &count,
+					     u64_to_user_ptr(cmd->inline_segs));
+		cmd->inline_count = count;
+		if (ret) {
+			sgdma_region_release(r);
+			goto err_count;
+		}
+	}
+
+	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
+			      &f->next_handle, GFP_KERNEL_ACCOUNT);
+	if (ret < 0) {
+		sgdma_region_release(r);
+		goto err_count;
+	}
+
+	cmd->handle = handle;
+	cmd->nsegs = r->nsegs;
+	cmd->region_flags = r->facts;
+	ret = sgdma_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		sgdma_file_drop_region(f, handle, r);
+	return ret;
+
+err_count:
+	atomic_dec(&f->nregions);
+	return ret;
+}
+
 static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
 	struct sgdma_ioc_get_segs *cmd = ucmd->cmd;
@@ -298,6 +360,7 @@ union sgdma_ioctl_buffer {
 	struct sgdma_ioc_get_segs get_segs;
 	struct sgdma_ioc_sync sync;
 	struct sgdma_ioc_unregister unreg;
+	struct sgdma_ioc_register_dmabuf reg_dmabuf;
 };
 
 struct sgdma_ioctl_op {
@@ -326,6 +389,8 @@ static const struct sgdma_ioctl_op sgdma_ioctl_ops[] = {
 		       struct sgdma_ioc_sync, length, false),
 	SGDMA_IOCTL_OP(SGDMA_IOC_UNREGISTER, sgdma_ioctl_unregister,
 		       struct sgdma_ioc_unregister, reserved, false),
+	SGDMA_IOCTL_OP(SGDMA_IOC_REGISTER_DMABUF, sgdma_ioctl_register_dmabuf,
+		       struct sgdma_ioc_register_dmabuf, inline_segs, false),
 };
 
 static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -40,6 +40,8 @@
 #include "sgdma_compat.h"
 #include "uapi/linux/sgdma.h"
 
+struct dma_buf;
+struct dma_buf_attachment;
 struct iommu_domain;
 struct iommu_group;
 struct mm_struct;
@@ -137,6 +139,17 @@ struct sgdma_region {
 	struct sgdma_seg_cursor cursor;	/* where the last GET_SEGS stopped */
 
 	/*
+	 * A dma-buf region (sgdma_dmabuf.c): the dma-buf (reference held),
+	 * the device's attachment and the exporter's mapping of it.  @addr
+	 * is then the region's offset in the dma-buf, nothing is pinned
+	 * (@npages is 0), and @sgt holds the DMA side of the region's range
+	 * only.  NULL for user memory.
+	 */
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *dmabuf_attach;
+	struct sg_table *dmabuf_sgt;
+
+	/*
 	 * Staleness: @stale is the region's byte in its file's region status
 	 * pages (NULL: not watched), set to SGDMA_REGION_STALE by @notifier
 	 * when the kernel changes the mapping of the buffer.  @status_slot is
@@ -202,6 +215,19 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 int sgdma_region_sync(struct sgdma_region *r, u64 offset, u64 length,
 		      bool for_cpu);
 void sgdma_regions_revoke(struct sgdma_dev *sd);
+int sgdma_region_reserve(struct sgdma_region *r, unsigned int *max_entry);
+int sgdma_region_map(struct sgdma_region *r);
+
+/* dma-buf regions (sgdma_dmabuf.c). */
+int sgdma_region_create_dmabuf(struct sgdma_dev *sd, int fd, u64 offset,
+			       u64 length, u32 reg_flags,
+			       struct sgdma_region **out, u64 *nsegs);
+int sgdma_dmabuf_map(struct sgdma_region *r);
+void sgdma_dmabuf_unmap(struct sgdma_region *r);
+void sgdma_dmabuf_release(struct sgdma_region *r);
+void sgdma_dmabuf_sync(struct sgdma_region *r, u64 offset, u64 end,
+		       bool for_cpu);
+u64 sgdma_dmabuf_bounced_bytes(struct sgdma_region *r);
 void sgdma_regions_exit(void);
 
 #endif /* SGDMA_INTERNAL_H */

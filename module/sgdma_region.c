@@ -157,7 +157,8 @@ static u64 sgdma_bounced_bytes(struct sgdma_region *r)
 
 static int sgdma_bounce_charge(struct sgdma_region *r)
 {
-	u64 bytes = sgdma_bounced_bytes(r);
+	u64 bytes = r->dmabuf ? sgdma_dmabuf_bounced_bytes(r) :
+				sgdma_bounced_bytes(r);
 	struct sgdma_bounce_user *bu;
 
 	if (!bytes)
@@ -660,8 +661,7 @@ static u32 sgdma_region_facts(struct sgdma_region *r)
  * Reads the device's DMA configuration for a new registration and keeps it
  * from changing until the region is mapped under it (or fails).
  */
-static int sgdma_region_reserve(struct sgdma_region *r,
-				unsigned int *max_entry)
+int sgdma_region_reserve(struct sgdma_region *r, unsigned int *max_entry)
 {
 	struct sgdma_dev *sd = r->sd;
 	struct device *dev = sd->dev;
@@ -742,7 +742,7 @@ static int sgdma_split_at_boundary(struct sgdma_region *r)
  * buffers sharing a cache line) never sync one another behind the user's
  * back.
  */
-static int sgdma_region_map(struct sgdma_region *r)
+int sgdma_region_map(struct sgdma_region *r)
 {
 	struct sgdma_dev *sd = r->sd;
 	struct device *dev = sd->dev;
@@ -758,12 +758,17 @@ static int sgdma_region_map(struct sgdma_region *r)
 		goto out;
 
 	/* Userspace hears about a failure; it must not fill the kernel log. */
-	ret = dma_map_sgtable(dev, r->sgt, r->dir,
-			      DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN);
+	if (r->dmabuf)
+		ret = sgdma_dmabuf_map(r);
+	else
+		ret = dma_map_sgtable(dev, r->sgt, r->dir,
+				      DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN);
 	if (ret) {
 		dev_dbg(dev, "sgdma: mapping %llu bytes failed: %d\n",
 			r->length, ret);
-		ret = -EIO;
+		if (!r->dmabuf || (ret != -ENOMEM && ret != -EINTR &&
+				   ret != -ERESTARTSYS))
+			ret = -EIO;
 		goto out;
 	}
 	ret = sgdma_bounce_charge(r);
@@ -775,7 +780,10 @@ static int sgdma_region_map(struct sgdma_region *r)
 		goto err_uncharge;
 	}
 	r->facts = sgdma_region_facts(r);
-	dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
+	if (r->dmabuf)
+		sgdma_dmabuf_sync(r, 0, r->length, false);
+	else
+		dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
 
 	sgdma_stats_add(sd, 1, r->npages);
 	r->mapped = true;
@@ -788,7 +796,10 @@ err_uncharge:
 	sgdma_bounce_uncharge(r);
 err_unmap:
 	/* The device never had the addresses; the IOVAs may go back at once. */
-	dma_unmap_sgtable(dev, r->sgt, r->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (r->dmabuf)
+		sgdma_dmabuf_unmap(r);
+	else
+		dma_unmap_sgtable(dev, r->sgt, r->dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sgdma_dev_flush_iotlb(sd);
 out:
 	atomic_dec(&sd->inflight);
@@ -814,8 +825,11 @@ static void sgdma_region_unmap_locked(struct sgdma_region *r)
 	spin_unlock(&sd->regions_lock);
 	/* A domain changed under us took its mappings with it. */
 	if (sgdma_dev_domain_intact(sd)) {
-		dma_unmap_sgtable(sd->dev, r->sgt, r->dir,
-				  DMA_ATTR_SKIP_CPU_SYNC);
+		if (r->dmabuf)
+			sgdma_dmabuf_unmap(r);
+		else
+			dma_unmap_sgtable(sd->dev, r->sgt, r->dir,
+					  DMA_ATTR_SKIP_CPU_SYNC);
 		sgdma_dev_flush_iotlb(sd);
 	}
 	r->mapped = false;
@@ -825,6 +839,12 @@ static void sgdma_region_unmap_locked(struct sgdma_region *r)
 /* Only the caller that unmapped @r gets here, once. */
 static void sgdma_region_unpin(struct sgdma_region *r)
 {
+	if (r->dmabuf) {
+		/* Nothing pinned, nothing charged but bounce buffers. */
+		sgdma_dmabuf_release(r);
+		sgdma_bounce_uncharge(r);
+		return;
+	}
 	sgdma_unpin(r->sgt, sgdma_region_device_writes(r));
 	sgdma_uncharge(r);
 	sgdma_bounce_uncharge(r);
@@ -1059,6 +1079,10 @@ int sgdma_region_sync(struct sgdma_region *r, u64 offset, u64 length,
 	mutex_lock(&r->lock);
 	if (!r->mapped) {
 		ret = sgdma_region_gone(r);
+		goto out;
+	}
+	if (r->dmabuf) {
+		sgdma_dmabuf_sync(r, offset, end, for_cpu);
 		goto out;
 	}
 	cpu = r->sgt->sgl;

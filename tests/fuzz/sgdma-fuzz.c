@@ -682,9 +682,10 @@ static unsigned long gen_ioc(struct rng *r, int cmd)
 	if (cmd == C_BAD) {
 		static const unsigned int types[] = {SGDMA_IOCTL_TYPE, 0xD5, 0xD7, 0x42, 0xAA};
 		unsigned int type = types[below(r, 5)];
-		unsigned int nr = type == SGDMA_IOCTL_TYPE ? (0x85 + below(r, 251)) & 0xff
-		                  : pct(r, 50)             ? SGDMA_CMD_BASE + below(r, 5)
-		                                           : below(r, 256);
+		unsigned int nr = type == SGDMA_IOCTL_TYPE
+		                      ? (SGDMA_CMD_REGISTER_DMABUF + 1 + below(r, 250)) & 0xff
+		                  : pct(r, 50) ? SGDMA_CMD_BASE + below(r, 5)
+		                               : below(r, 256);
 
 		return _IOC(below(r, 4), type, nr, below(r, 1 << 14));
 	}

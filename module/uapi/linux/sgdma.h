@@ -82,6 +82,8 @@ struct sgdma_ioc_info {
 #define SGDMA_FEAT_COHERENCE	0x4U
 /* The file can be mapped read-only: struct sgdma_status. */
 #define SGDMA_FEAT_STATUS	0x8U
+/* SGDMA_IOC_REGISTER_DMABUF registers a dma-buf. */
+#define SGDMA_FEAT_DMABUF	0x20U
 /* REGISTER reports @status_slot: the region's byte in the status pages. */
 #define SGDMA_FEAT_REGION_STATUS 0x10U
 
@@ -265,6 +267,55 @@ struct sgdma_ioc_unregister {
 	__u32 reserved;
 };
 
+/**
+ * struct sgdma_ioc_register_dmabuf - SGDMA_IOC_REGISTER_DMABUF: map a dma-buf
+ * @size: sizeof(struct sgdma_ioc_register_dmabuf)
+ * @flags: as for SGDMA_IOC_REGISTER: one or both of SGDMA_REG_TO_DEVICE
+ *         and SGDMA_REG_FROM_DEVICE, optionally SGDMA_REG_REQUIRE_CONTIG
+ * @fd: a file descriptor of the dma-buf (udmabuf, a DMA heap, a GPU or
+ *      camera driver's export)
+ * @reserved: must be 0
+ * @offset: first byte of the region in the dma-buf (any alignment)
+ * @length: bytes, > 0; @offset + @length <= the dma-buf's size
+ * @handle: out, as for SGDMA_IOC_REGISTER; 0 on input
+ * @region_flags: out, SGDMA_REGION_*; 0 on input
+ * @nsegs: out, as for SGDMA_IOC_REGISTER (also set on -E2BIG); 0 on input
+ * @inline_count: as for SGDMA_IOC_REGISTER
+ * @reserved2: must be 0
+ * @inline_segs: as for SGDMA_IOC_REGISTER
+ *
+ * The module attaches the exposed device to the dma-buf as a static
+ * (pinned) importer, has the exporter map it for the device and keeps a
+ * reference to the dma-buf until the region is released (UNREGISTER,
+ * close, revocation), so the dma-buf's own descriptor may be closed.
+ * Segments, SYNC and UNREGISTER work as for a user buffer; segment offsets
+ * count from @offset.  Nothing is charged to RLIMIT_MEMLOCK: the memory is
+ * the exporter's.
+ *
+ * Errors: -EBADF (@fd is not an open file), -EINVAL (@fd is not a
+ * dma-buf, @length 0, the range is outside the dma-buf, bad flags or
+ * reserved, an output field not 0), -EACCES (the dma-buf was opened
+ * without write access and the device would write, or without read
+ * access and the device would read), -EOPNOTSUPP (the kernel has no
+ * dma-buf support), -E2BIG, -ENOSPC, -EIO (the exporter could not map
+ * the buffer for the device, e.g. no bounce buffer space), -EBUSY as for
+ * SGDMA_IOC_REGISTER, or an error of the exporter's attach or map.
+ */
+struct sgdma_ioc_register_dmabuf {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 reserved;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__u32 handle;
+	__u32 region_flags;
+	__aligned_u64 nsegs;
+	__u32 inline_count;
+	__u32 reserved2;
+	__aligned_u64 inline_segs;
+};
+
 /* The ioctl numbers, in order; new commands are added at the end. */
 enum sgdma_cmd {
 	SGDMA_CMD_BASE = 0x80,
@@ -273,6 +324,7 @@ enum sgdma_cmd {
 	SGDMA_CMD_GET_SEGS,
 	SGDMA_CMD_SYNC,
 	SGDMA_CMD_UNREGISTER,
+	SGDMA_CMD_REGISTER_DMABUF,
 };
 
 #define SGDMA_IOC_INFO \
@@ -285,5 +337,8 @@ enum sgdma_cmd {
 	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_SYNC, struct sgdma_ioc_sync)
 #define SGDMA_IOC_UNREGISTER \
 	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_UNREGISTER, struct sgdma_ioc_unregister)
+#define SGDMA_IOC_REGISTER_DMABUF \
+	_IOWR(SGDMA_IOCTL_TYPE, SGDMA_CMD_REGISTER_DMABUF, \
+	      struct sgdma_ioc_register_dmabuf)
 
 #endif /* _UAPI_SGDMA_H */
