@@ -64,6 +64,7 @@ static const char *const cmd_names[] = {
     [SGDMA_CMD_GET_SEGS - SGDMA_CMD_BASE] = "GET_SEGS",
     [SGDMA_CMD_SYNC - SGDMA_CMD_BASE] = "SYNC",
     [SGDMA_CMD_UNREGISTER - SGDMA_CMD_BASE] = "UNREGISTER",
+    [SGDMA_CMD_REGISTER_DMABUF - SGDMA_CMD_BASE] = "REGISTER_DMABUF",
 };
 
 static const char *cmd_name(unsigned int cmd, char *buf, size_t size)

@@ -84,6 +84,7 @@ struct sgdma_region {
 	size_t len;
 	uint32_t handle;
 	unsigned int flags; /* sgdma_region_flags() */
+	bool dmabuf;        /* a dma-buf's range (sgdma_register_dmabuf()): @addr is NULL */
 	unsigned int dir;   /* SGDMA_TO_DEVICE, _FROM_DEVICE or _BIDIRECTIONAL */
 	/* The region status byte (read-only mapping), NULL without one. */
 	const volatile uint8_t *stale;

@@ -10,6 +10,7 @@
 #endif
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -285,6 +286,172 @@ SGDMA_EXPORT struct sgdma_region *sgdma_register(void *buf, size_t len)
 	return r;
 }
 
+/* ---- dma-bufs ----------------------------------------------------------- */
+
+/* Whether @fd is a dma-buf (its name in /proc is "/dmabuf:..."). */
+static bool is_dmabuf(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strncmp(target, "/dmabuf:", 8) == 0;
+}
+
+/* The message for a failed REGISTER_DMABUF.  Returns -@err. */
+static int dmabuf_fail(const char *fn, const struct sgdma_dev *dev, int fd, size_t offset,
+                       size_t len, int err)
+{
+	off_t size;
+
+	switch (err) {
+	case EBADF:
+		return sgdma__fail(err, "%s: fd %d is not an open file descriptor", fn, fd);
+	case EINVAL:
+		if (!is_dmabuf(fd))
+			return sgdma__fail(err, "%s: fd %d is not a dma-buf", fn, fd);
+		size = lseek(fd, 0, SEEK_END);
+		if (size >= 0 && (offset > (size_t)size || len > (size_t)size - offset))
+			return sgdma__fail(
+			    err,
+			    "%s: range [%zu, +%zu) is outside the dma-buf (fd %d) of "
+			    "%lld bytes",
+			    fn, offset, len, fd, (long long)size);
+		break;
+	case EACCES:
+		return sgdma__fail(err,
+		                   "%s: the dma-buf (fd %d) was created without write access while "
+		                   "the device writes it, or without read access while it reads it",
+		                   fn, fd);
+	case EOPNOTSUPP:
+		return sgdma__fail(err, "%s: the kernel of the sgdma module has no dma-buf support",
+		                   fn);
+	case EIO:
+		return sgdma__fail(err,
+		                   "%s: the exporter of the dma-buf (fd %d) could not map it for "
+		                   "the device (e.g. no bounce buffer space for a device with a "
+		                   "small DMA mask, or over the module's max_bounce_bytes)",
+		                   fn, fd);
+	case ENOMEM:
+		return sgdma__fail(err, "%s: out of memory", fn);
+	case E2BIG:
+	case ENOSPC:
+	case EBUSY:
+		/* As for user memory. */
+		return sgdma__ioctl_fail(fn, dev, SGDMA_CMD_REGISTER, err, len);
+	default:
+		break;
+	}
+	return sgdma__ioctl_fail(fn, dev, SGDMA_CMD_REGISTER_DMABUF, err, len);
+}
+
+SGDMA_EXPORT struct sgdma_region *
+sgdma_register_dmabuf(struct sgdma_dev *dev, int fd, size_t offset, size_t len, unsigned int flags)
+{
+	const char *fn = "sgdma_register_dmabuf";
+	struct sgdma_ioc_register_dmabuf reg = {.size = sizeof(reg)};
+	struct sgdma_ioc_register flags_reply = {.flags = flags};
+	unsigned int align;
+	struct sgdma_region *r;
+	size_t room;
+	int err;
+
+	if (!dev) {
+		sgdma__fail(EINVAL, "%s: dev is NULL", fn);
+		return NULL;
+	}
+	if (!len) {
+		sgdma__fail(EINVAL, "%s: len is 0", fn);
+		return NULL;
+	}
+	if (len - 1 > SIZE_MAX - offset) {
+		sgdma__fail(EINVAL, "%s: offset + len overflows", fn);
+		return NULL;
+	}
+	/* Any pointer passes check_args(): only the flags are its to check. */
+	if (check_args(fn, dev, &reg, len, flags) < 0)
+		return NULL;
+	if (!(dev->info.features & SGDMA_FEAT_DMABUF)) {
+		sgdma__fail(EOPNOTSUPP,
+		            "%s: the sgdma module is older than this libsgdma: it does not "
+		            "register dma-bufs",
+		            fn);
+		return NULL;
+	}
+	room = inline_room(dev, (const void *)(uintptr_t)(offset % 4096), len);
+	r = resize_region(fn, NULL, room);
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	reg.flags = flags;
+	reg.fd = fd;
+	reg.offset = offset;
+	reg.length = len;
+	reg.inline_count = (uint32_t)room;
+	reg.inline_segs = room ? (uintptr_t)r->segs : 0;
+	err = sgdma__dev_ioctl(dev, SGDMA_IOC_REGISTER_DMABUF, &reg);
+	if (err) {
+		if (err == E2BIG && (flags & SGDMA_REQUIRE_CONTIG) && reg.nsegs)
+			sgdma__fail_not_contig(fn, dev, len, reg.nsegs);
+		else
+			dmabuf_fail(fn, dev, fd, offset, len, err);
+		goto err_free;
+	}
+
+	if (reg.nsegs == 0 || reg.nsegs > len || reg.inline_count > room ||
+	    reg.inline_count > reg.nsegs) {
+		sgdma__fail(EPROTO,
+		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
+		            (unsigned long long)reg.nsegs, len, reg.inline_count);
+		goto err_free_unregister;
+	}
+	if (reg.nsegs > room || room - reg.nsegs > INLINE_SLACK) {
+		r = resize_region(fn, r, reg.nsegs);
+		if (!r)
+			goto err_unregister;
+	}
+	r->dev = dev;
+	r->addr = NULL;
+	r->len = len;
+	r->handle = reg.handle;
+	r->nsegs = (size_t)reg.nsegs;
+	r->dmabuf = true;
+	flags_reply.region_flags = reg.region_flags;
+	if (fetch_segs(fn, r, reg.inline_count) < 0 || check_tiling(fn, r) < 0 ||
+	    region_flags(fn, r, &flags_reply) < 0)
+		goto err_free_unregister;
+	/* The cache lines of the dma-buf's range, not of a user address. */
+	align = dev->info.dma_align;
+	r->flags &= ~SGDMA_CACHELINE_SHARED;
+	if ((dev->info.features & SGDMA_FEAT_COHERENCE) &&
+	    !(dev->info.dev_flags & SGDMA_INFO_COHERENT) && (flags & SGDMA_FROM_DEVICE) &&
+	    align > 1 && (offset % align || (offset + len) % align))
+		r->flags |= SGDMA_CACHELINE_SHARED;
+	if (r->flags & SGDMA_CACHELINE_SHARED)
+		sgdma__warn_cacheline(fn, dev, (const void *)(uintptr_t)offset, len);
+	r->refs = 1; /* never cached: sgdma_unregister() releases it */
+	sgdma__dev_get(dev);
+	return r;
+
+err_free_unregister:
+	err = errno;
+	free(r);
+	errno = err;
+err_unregister:
+	kernel_unregister(dev, reg.handle);
+	return NULL;
+
+err_free:
+	err = errno;
+	free(r);
+	errno = err;
+	return NULL;
+}
+
 /* ---- accessors ---------------------------------------------------------- */
 
 SGDMA_EXPORT size_t sgdma_region_nsegs(const struct sgdma_region *r)
@@ -400,6 +567,9 @@ SGDMA_EXPORT int sgdma_region_node_pages(const struct sgdma_region *r, size_t *p
 	if (max_nodes < 1)
 		return sgdma__fail(EINVAL, "%s: max_nodes is %d, must be at least 1", fn,
 		                   max_nodes);
+	if (r->dmabuf)
+		return sgdma__fail(EOPNOTSUPP, "%s: a dma-buf region: its pages are the exporter's",
+		                   fn);
 	if (r->dev->owner != getpid())
 		return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_INFO, EPERM, r->len);
 

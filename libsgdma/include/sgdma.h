@@ -265,6 +265,51 @@ struct sgdma_region *sgdma_dev_register(struct sgdma_dev *dev, void *buf, size_t
                                         unsigned int flags);
 
 /**
+ * sgdma_register_dmabuf() - register a range of a dma-buf with a device
+ * @dev: the device
+ * @fd: a file descriptor of the dma-buf: from udmabuf (a memfd's pages), a
+ *      DMA heap (/dev/dma_heap/system), a camera, GPU or other driver
+ * @offset: first byte of the range in the dma-buf (any alignment)
+ * @len: length in bytes, > 0, with @offset + @len at most the dma-buf's
+ *       size
+ * @flags: as for sgdma_dev_register(): SGDMA_TO_DEVICE, SGDMA_FROM_DEVICE
+ *         or SGDMA_BIDIRECTIONAL, optionally or-ed with SGDMA_REQUIRE_CONTIG
+ *
+ * The module attaches the device to the dma-buf (as a pinned importer:
+ * the exporter keeps the memory in place), has the exporter map it for the
+ * device and keeps a reference to the dma-buf until the region is
+ * unregistered: @fd may be closed at once.  The region is like one of
+ * sgdma_dev_register(): its segments (offsets count from @offset), flags,
+ * sgdma_sync_for_device(), sgdma_sync_for_cpu() and sgdma_unregister()
+ * work the same, and it goes with the device file as well (close,
+ * revocation).  sgdma_region_addr() is NULL and sgdma_region_node_pages()
+ * fails with -EOPNOTSUPP: the memory is the exporter's, and so is its
+ * accounting (nothing is charged to RLIMIT_MEMLOCK).  The syncs are those
+ * of the device's mapping; a program that also reads or writes the
+ * dma-buf through its own mmap() brackets that with DMA_BUF_IOCTL_SYNC, as
+ * the exporter asks.  Whether the exporter syncs when the region is
+ * unregistered is the exporter's choice (udmabuf does not, the system heap
+ * does).
+ *
+ * Return: the region, or NULL with errno set:
+ *  EINVAL      @dev is NULL, @len is 0, @offset + @len overflows, @flags is
+ *              not valid, @fd is not a dma-buf, or the range is outside the
+ *              dma-buf (the message says which)
+ *  EBADF       @fd is not an open file descriptor
+ *  EACCES      the dma-buf was created read-only while the device writes it
+ *              (or write-only while the device reads it)
+ *  EOPNOTSUPP  the sgdma module is older than this library, or its kernel
+ *              has no dma-buf support
+ *  EIO         the exporter could not map the dma-buf for the device (e.g.
+ *              no bounce buffer space for a device with a small DMA mask)
+ *  E2BIG, ENOSPC, ENOMEM, EBUSY, ENODEV, EPERM, EPROTO
+ *              as for sgdma_dev_register()
+ *  or another error of the exporter's attach or map.
+ */
+struct sgdma_region *sgdma_register_dmabuf(struct sgdma_dev *dev, int fd, size_t offset, size_t len,
+                                           unsigned int flags);
+
+/**
  * sgdma_region_nsegs() - number of DMA segments of a region
  * @r: the region
  *
@@ -327,7 +372,8 @@ size_t sgdma_region_len(const struct sgdma_region *r);
  * sgdma_region_addr() - start of a region's buffer
  * @r: the region
  *
- * Return: the @buf it was registered with, NULL if @r is NULL.
+ * Return: the @buf it was registered with, NULL if @r is NULL or a region of
+ * a dma-buf (sgdma_register_dmabuf()).
  */
 void *sgdma_region_addr(const struct sgdma_region *r);
 
@@ -356,6 +402,7 @@ void *sgdma_region_addr(const struct sgdma_region *r);
  *  -ERANGE  a page is on node @max_nodes or higher (the message names the
  *           node); the entries below @max_nodes are filled in anyway
  *  -ENOSYS  the kernel has no NUMA support (CONFIG_NUMA off)
+ *  -EOPNOTSUPP  @r is a region of a dma-buf (sgdma_register_dmabuf())
  *  -EPERM   called from a forked child
  *  or another error of move_pages(2).
  * Uses no libnuma: no extra library to link.
