@@ -90,8 +90,9 @@ def edu(bdf):
 
 @pytest.fixture(autouse=True)
 def no_leftover_regions(request):
-    """A test on the device leaves the module's region count as it found
-    it: every region it registered was released."""
+    """A test on the device leaves the module's region count no higher
+    than it found it: every region it registered was released (a region a
+    failed test before it kept may go meanwhile)."""
     if "bdf" not in request.fixturenames:
         yield
         return
@@ -99,4 +100,4 @@ def no_leftover_regions(request):
     before = regions(name)
     yield
     gc.collect()
-    assert regions(name) == before, "a region is still registered"
+    assert regions(name) <= before, "a region is still registered"

@@ -68,9 +68,8 @@ def test_empty_float_arrays_round_trip(device, edu):
 
 def test_bidirectional_in_place(device, edu):
     """The default direction: the device reads, then writes the array."""
-    arr = np.zeros(WINDOW // 8, dtype=np.uint64)
-    pattern = np.arange(len(arr), dtype=np.uint64) * 0x0101010101010101
-    arr[:] = pattern
+    pattern = random_bytes(WINDOW, 4).view(np.uint64)
+    arr = pattern.copy()
     with sgdma.register(arr, device) as region:
         assert region.direction == Direction.BIDIRECTIONAL
         region.sync_for_device()
