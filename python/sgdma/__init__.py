@@ -31,8 +31,9 @@ import numpy as np
 
 from . import _lib
 
+# Not open(): "from sgdma import *" must not hide the built-in open().
 __all__ = ["Device", "DeviceInfo", "Direction", "Region", "RegionFlags",
-           "SEGMENT_DTYPE", "default_device", "empty", "library_path", "open",
+           "SEGMENT_DTYPE", "default_device", "empty", "library_path",
            "register", "split_segments"]
 
 
