@@ -31,7 +31,7 @@ fi
 if [ -n "$final" ]; then
 	plan="unload:10"
 else
-	plan="threads:12 procs:8 fdpass:6 fork:8 kill:8 revoke:14 admin:8 limits:8 swiotlb:8
+	plan="threads:12 procs:8 fdpass:6 fork:8 kill:8 revoke:8 admin:8 limits:8 swiotlb:8
 	      thp:10 failnth:30 failprob:8"
 fi
 seed=${SGDMA_STRESS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
