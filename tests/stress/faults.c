@@ -559,7 +559,7 @@ static void *prob_thread(void *arg)
 	return NULL;
 }
 
-static void prob_child(double until)
+static void prob_child(double until, double at_least)
 {
 	enum { NT = 3 };
 	const size_t size = 12 * MiB;
@@ -573,6 +573,11 @@ static void prob_child(double until)
 		fail("setup: %s", strerror(errno));
 		_exit(1);
 	}
+	pthread_attr_t attr;
+
+	/* Small stacks: mlockall() below faults in every page of them. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * KiB);
 	pthread_barrier_init(&barrier, NULL, NT + 1);
 	for (int i = 0; i < NT; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
@@ -587,12 +592,17 @@ static void prob_child(double until)
 			fail("setup: %s", strerror(errno));
 			_exit(1);
 		}
-		pthread_create(&th[i], NULL, prob_thread, &t[i]);
+		pthread_create(&th[i], &attr, prob_thread, &t[i]);
 	}
 	pthread_barrier_wait(&barrier); /* every thread ready */
 	/* No page faults inside the window: every page present and locked. */
 	if (mlockall(MCL_CURRENT))
 		note("failprob: mlockall: %s", strerror(errno));
+	/* Which can take seconds on a busy debug kernel: a window of work still. */
+	if (until < now_s() + at_least)
+		until = now_s() + at_least;
+	for (int i = 0; i < NT; i++)
+		t[i].until = until;
 	pthread_barrier_wait(&barrier); /* go */
 	for (int i = 0; i < NT; i++) {
 		pthread_join(th[i], NULL);
@@ -633,7 +643,7 @@ void sc_failprob(void)
 	}
 	pid = fork();
 	if (pid == 0)
-		prob_child(deadline(0.8));
+		prob_child(deadline(0.8), opt.seconds * 0.4);
 	waitpid(pid, &status, 0);
 	fi_reset();
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
