@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* sgdump: the buffer it registers (anonymous, THP, hugetlb or file memory). */
+/*
+ * sgdump: the buffer it registers (anonymous, THP, hugetlb or file memory,
+ * or a dma-buf from udmabuf or the system DMA heap).
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/dma-heap.h>
+#include <linux/udmabuf.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,11 +24,12 @@
 #endif
 
 const char *const mem_names[] = {
-    [MEM_ANON] = "anonymous",
-    [MEM_THP] = "thp",
-    [MEM_HUGETLB] = "hugetlb",
-    [MEM_FILE] = "file",
+    [MEM_ANON] = "anonymous", [MEM_THP] = "thp",         [MEM_HUGETLB] = "hugetlb",
+    [MEM_FILE] = "file",      [MEM_UDMABUF] = "udmabuf", [MEM_HEAP] = "dma-heap",
 };
+
+#define UDMABUF_DEV "/dev/udmabuf"
+#define HEAP_DEV    "/dev/dma_heap/system"
 
 /* The number after "@key:" in /proc/meminfo, -1 when there is none. */
 static long meminfo_value(const char *key)
@@ -197,6 +204,66 @@ static void map_file(const struct opts *o, struct buffer *b)
 		die(EX_MEMORY, "cannot map %s: mmap: %s", o->file, strerror(errno));
 }
 
+/* An exporter's device node, or death with what is missing. */
+static int open_exporter(const char *path, const char *what)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		die(EX_MEMORY, "--dmabuf %s: %s does not exist: this kernel has no %s", what, path,
+		    !strcmp(what, "udmabuf") ? "udmabuf (CONFIG_UDMABUF)"
+		                             : "system DMA heap (CONFIG_DMABUF_HEAPS_SYSTEM)");
+	if (fd < 0)
+		die(EX_MEMORY, "--dmabuf %s: cannot open %s: %s", what, path, strerror(errno));
+	return fd;
+}
+
+/*
+ * --dmabuf udmabuf: a memfd (sealed against shrinking, as udmabuf wants)
+ * made a dma-buf by UDMABUF_CREATE; the memfd is mapped for the report.
+ */
+static void map_udmabuf(struct buffer *b)
+{
+	struct udmabuf_create create = {.flags = UDMABUF_FLAGS_CLOEXEC};
+	int dev = open_exporter(UDMABUF_DEV, "udmabuf");
+	char h[32];
+
+	b->fd = memfd_create("sgdump", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (b->fd < 0 || ftruncate(b->fd, (off_t)b->map_len) < 0 ||
+	    fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		die(EX_MEMORY, "--dmabuf udmabuf: a sealed memfd of %s: %s",
+		    human(b->map_len, h, sizeof(h)), strerror(errno));
+	create.memfd = (uint32_t)b->fd;
+	create.size = b->map_len;
+	b->dmabuf = ioctl(dev, UDMABUF_CREATE, &create);
+	if (b->dmabuf < 0)
+		die(EX_MEMORY,
+		    "--dmabuf udmabuf: UDMABUF_CREATE of %s: %s (udmabuf's size_limit_mib "
+		    "parameter caps a buffer, 64 MiB by default)",
+		    human(b->map_len, h, sizeof(h)), strerror(errno));
+	close(dev);
+	b->map = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
+	if (b->map == MAP_FAILED)
+		die(EX_MEMORY, "--dmabuf udmabuf: cannot map the memfd: %s", strerror(errno));
+}
+
+/* --dmabuf heap: a buffer of the system DMA heap, mapped through the dma-buf. */
+static void map_heap(struct buffer *b)
+{
+	struct dma_heap_allocation_data alloc = {.len = b->map_len, .fd_flags = O_RDWR | O_CLOEXEC};
+	int heap = open_exporter(HEAP_DEV, "heap");
+	char h[32];
+
+	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0)
+		die(EX_MEMORY, "--dmabuf heap: cannot allocate %s from " HEAP_DEV ": %s",
+		    human(b->map_len, h, sizeof(h)), strerror(errno));
+	close(heap);
+	b->dmabuf = (int)alloc.fd;
+	b->map = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, b->dmabuf, 0);
+	if (b->map == MAP_FAILED)
+		die(EX_MEMORY, "--dmabuf heap: cannot map the dma-buf: %s", strerror(errno));
+}
+
 /* Fault in every page: write anonymous memory, read file mappings. */
 static void touch_buffer(const struct opts *o, const struct buffer *b)
 {
@@ -212,7 +279,8 @@ static void touch_buffer(const struct opts *o, const struct buffer *b)
 
 void alloc_buffer(const struct opts *o, struct buffer *b)
 {
-	*b = (struct buffer){.page = (size_t)sysconf(_SC_PAGESIZE), .len = o->size, .fd = -1};
+	*b = (struct buffer){
+	    .page = (size_t)sysconf(_SC_PAGESIZE), .len = o->size, .fd = -1, .dmabuf = -1};
 	switch (o->mem) {
 	case MEM_ANON:
 	case MEM_HUGETLB:
@@ -223,6 +291,14 @@ void alloc_buffer(const struct opts *o, struct buffer *b)
 		break;
 	case MEM_FILE:
 		map_file(o, b);
+		break;
+	case MEM_UDMABUF:
+	case MEM_HEAP:
+		b->map_len = round_up((uint64_t)o->offset + b->len, b->page);
+		if (o->mem == MEM_UDMABUF)
+			map_udmabuf(b);
+		else
+			map_heap(b);
 		break;
 	}
 	b->buf = b->map + o->offset;
@@ -238,4 +314,6 @@ void free_buffer(struct buffer *b)
 	munmap(b->map, b->map_len);
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->dmabuf >= 0)
+		close(b->dmabuf);
 }

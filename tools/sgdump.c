@@ -40,6 +40,9 @@ __attribute__((noreturn)) static void usage(void)
 	       "                           reserved in /proc/sys/vm/nr_hugepages)\n"
 	       " -f, --file <path>       MAP_SHARED mapping of an existing file (size\n"
 	       "                           defaults to the file's size minus the offset)\n"
+	       " -b, --dmabuf <kind>     a dma-buf: udmabuf (a sealed memfd made a dma-buf\n"
+	       "                           by /dev/udmabuf) or heap (/dev/dma_heap/system);\n"
+	       "                           --offset is then the offset in the dma-buf\n"
 	       " -n, --node <node>       place the buffer's pages on this NUMA node (mbind)\n"
 	       " -d, --dir <dir>         DMA direction: to (device reads), from (device\n"
 	       "                           writes) or bidi (default)\n"
@@ -55,7 +58,7 @@ __attribute__((noreturn)) static void usage(void)
 	       " -h, --help              display this help\n"
 	       " -V, --version           display version\n"
 	       "\n"
-	       "Without --thp, --hugetlb or --file the buffer is anonymous memory.\n"
+	       "Without --thp, --hugetlb, --file or --dmabuf the buffer is anonymous memory.\n"
 	       "Every page is touched before the buffer is registered.\n"
 	       "\n"
 	       "Exit status:\n"
@@ -88,6 +91,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    {"thp", no_argument, NULL, 't'},
 	    {"hugetlb", no_argument, NULL, 'H'},
 	    {"file", required_argument, NULL, 'f'},
+	    {"dmabuf", required_argument, NULL, 'b'},
 	    {"node", required_argument, NULL, 'n'},
 	    {"dir", required_argument, NULL, 'd'},
 	    {"require-contig", no_argument, NULL, 'c'},
@@ -110,7 +114,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	    .dir = SGDMA_BIDIRECTIONAL,
 	    .max_rows = 64,
 	};
-	while ((c = cli_getopt(argc, argv, ":s:o:tHf:n:d:cD:jqm:hV", longopts, usage)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":s:o:tHf:b:n:d:cD:jqm:hV", longopts, usage)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &v) < 0 || v == 0 || v > SIZE_MAX / 2)
@@ -139,6 +143,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				die(EX_USAGE, "invalid file: empty path");
 			o->mem = MEM_FILE;
 			o->file = optarg;
+			nmem++;
+			break;
+		case 'b':
+			if (!strcmp(optarg, "udmabuf"))
+				o->mem = MEM_UDMABUF;
+			else if (!strcmp(optarg, "heap"))
+				o->mem = MEM_HEAP;
+			else
+				die(EX_USAGE, "invalid --dmabuf '%s': use udmabuf or heap", optarg);
 			nmem++;
 			break;
 		case 'n':
@@ -179,7 +192,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (nmem > 1)
-		die(EX_USAGE, "--thp, --hugetlb and --file are mutually exclusive");
+		die(EX_USAGE, "--thp, --hugetlb, --file and --dmabuf are mutually exclusive");
+	if (o->node >= 0 && (o->mem == MEM_UDMABUF || o->mem == MEM_HEAP))
+		die(EX_USAGE, "--node does not apply to --dmabuf: the exporter places the memory");
 	if (o->json && o->quiet)
 		die(EX_USAGE, "--json and --quiet are mutually exclusive");
 }
@@ -289,8 +304,13 @@ int main(int argc, char **argv)
 
 	alloc_buffer(&o, &b);
 	t0 = now_ns();
-	region = sgdma_dev_register(dev, b.buf, b.len,
-	                            o.dir | (o.require_contig ? SGDMA_REQUIRE_CONTIG : 0));
+	if (b.dmabuf >= 0)
+		region =
+		    sgdma_register_dmabuf(dev, b.dmabuf, o.offset, b.len,
+		                          o.dir | (o.require_contig ? SGDMA_REQUIRE_CONTIG : 0));
+	else
+		region = sgdma_dev_register(dev, b.buf, b.len,
+		                            o.dir | (o.require_contig ? SGDMA_REQUIRE_CONTIG : 0));
 	rep.register_ns = now_ns() - t0;
 	if (!region)
 		fail(o.require_contig ? AT_REGISTER | AT_CONTIG : AT_REGISTER, errno, &b);

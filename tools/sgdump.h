@@ -29,7 +29,7 @@ enum {
 	EX_NOTCONTIG = 7,        /* --require-contig: not one DMA segment */
 };
 
-enum memkind { MEM_ANON, MEM_THP, MEM_HUGETLB, MEM_FILE };
+enum memkind { MEM_ANON, MEM_THP, MEM_HUGETLB, MEM_FILE, MEM_UDMABUF, MEM_HEAP };
 
 extern const char *const mem_names[];
 
@@ -58,6 +58,7 @@ struct buffer {
 	size_t page;   /* base page size */
 	size_t npages; /* base pages the buffer spans */
 	int fd;
+	int dmabuf; /* --dmabuf: the dma-buf registered, else -1 */
 };
 
 /* What the report shows: the options, the buffer and what registering it gave. */

@@ -225,6 +225,29 @@ else
 	skip hugetlb-none-reserved "huge pages are reserved"
 fi
 
+# ---- dma-bufs --------------------------------------------------------------
+
+# A dma-buf from each exporter the kernel has, its segments tiling it; where
+# it has none, status 5 and a message that names what is missing.
+for kind in udmabuf heap; do
+	if [ "$kind" = udmabuf ]; then dev=/dev/udmabuf mem=udmabuf; else
+		dev=/dev/dma_heap/system mem=dma-heap
+	fi
+	if [ -e "$dev" ]; then
+		json_check "dmabuf-$kind" "d[\"buffer\"][\"memory\"] == \"$mem\" and
+d[\"buffer\"][\"offset\"] == 100 and
+sum(s[\"len\"] for s in d[\"segments\"]) == 65536 == d[\"buffer\"][\"size\"] and
+len(d[\"segments\"]) == d[\"summary\"][\"segments\"] >= 1" --dmabuf "$kind" --size 64K --offset 100
+	else
+		check_status "dmabuf-$kind-missing" 5 --dmabuf "$kind"
+		if grep -q "$dev does not exist" "$err"; then
+			pass "dmabuf-$kind-message"
+		else
+			fail "dmabuf-$kind-message" "no word of $dev"
+		fi
+	fi
+done
+
 # ---- NUMA ------------------------------------------------------------------
 
 if [ -d /sys/devices/system/node/node1 ]; then
