@@ -272,21 +272,23 @@ def register(obj, dev=None, direction=Direction.BIDIRECTIONAL,
     if dev is not None and not isinstance(dev, Device):
         raise TypeError(f"sgdma: dev must be a Device or None, not "
                         f"{type(dev).__name__}")
+    if dev is not None:
+        dev._live()  # a closed device: ValueError before anything else
     addr, length, export = _buffer_of(
         obj, writes=direction != Direction.TO_DEVICE)
-    if length == 0:
+    try:
+        if length == 0:
+            raise ValueError("sgdma: the buffer is empty (zero bytes)")
+        device = dev if dev is not None else default_device()
+        flags = int(direction) | (_REQUIRE_CONTIG if require_contig else 0)
+        handle = _lib.lib().sgdma_dev_register(device.handle, addr, length,
+                                               flags)
+        if not handle:
+            raise _error("sgdma_dev_register")
+    except BaseException:
         if isinstance(export, memoryview):
             export.release()
-        raise ValueError("sgdma: the buffer is empty (zero bytes)")
-    device = dev if dev is not None else default_device()
-    flags = int(direction) | (_REQUIRE_CONTIG if require_contig else 0)
-    handle = _lib.lib().sgdma_dev_register(device._live(), addr, length,
-                                           flags)
-    if not handle:
-        err = _error("sgdma_dev_register")
-        if isinstance(export, memoryview):
-            export.release()
-        raise err
+        raise
     return Region(handle, obj, export, device, direction)
 
 
