@@ -26,8 +26,10 @@
  * reports take the median of the rounds. Small sizes repeat the operation
  * and report the mean of one round's repetitions.
  *
- * CSV columns: kernel,config,test,kind,size,arm,round,value,note
- * (value: nanoseconds per operation, a segment count or bytes; see test).
+ * CSV columns: kernel,config,test,kind,size,arm,round,value,note,calib
+ * (value: nanoseconds per operation, a segment count or bytes; see test;
+ * calib: nanoseconds of a fixed loop around a timed measurement, the guest
+ * clock's pace, see calib_loop()).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -129,14 +131,46 @@ static bool want(const char *test)
 	return strstr(list, key) != NULL;
 }
 
+/*
+ * The guest clock's pace.  Under QEMU's -icount shift=auto (tests/vm/sgvm)
+ * the guest's time is its instruction count times 2^shift ns, and QEMU
+ * moves the shift in steps of 2 as the host gets busier or idler: the same
+ * code can take 2, 4 or 8 times as long from one second to the next.  A
+ * fixed loop timed before and after each measurement gives the pace (the
+ * faster of the two: an interrupt can only slow the loop down), so that
+ * bench-report can put all measurements on one scale.
+ */
+static uint64_t calib_before;
+
+static uint64_t calib_loop(void)
+{
+	volatile uint64_t x = 0;
+	uint64_t t0 = now_ns();
+
+	for (int i = 0; i < 10000; i++)
+		x += (uint64_t)i;
+	return now_ns() - t0;
+}
+
+/* Call right before a timed measurement (row() chains the next one). */
+static void calib_start(void)
+{
+	calib_before = calib_loop();
+}
+
 static void row(const char *test, const char *kind, uint64_t size, const char *arm, int round,
                 double value, const char *note)
 {
-	if (round < 0) /* a warm-up round: TCG translates the code paths once */
-		return;
-	fprintf(opt.csv, "%s,%s,%s,%s,%" PRIu64 ",%s,%d,%.1f,%s\n", opt.kernel, opt.config, test,
-	        kind, size, arm, round, value, note ? note : "");
+	bool timed = !strcmp(test, "reg") || !strcmp(test, "null") || !strcmp(test, "sync");
+	uint64_t after = timed ? calib_loop() : 0;
+
+	if (round >= 0) /* round -1 warms up: TCG translates the code paths once */
+		fprintf(opt.csv, "%s,%s,%s,%s,%" PRIu64 ",%s,%d,%.1f,%s,%.1f\n", opt.kernel,
+		        opt.config, test, kind, size, arm, round, value, note ? note : "",
+		        timed ? (double)(calib_before < after ? calib_before : after) : 0.0);
 	fflush(opt.csv);
+	if (timed)
+		calib_before = after;
 }
 
 static void absent(int arm, const char *fmt, ...)
@@ -612,6 +646,7 @@ static void test_reg(enum kind kind)
 
 			if (!arm_ready(arm, why, sizeof(why)))
 				die("round %d: %s: %s", round, arm_name[arm], why);
+			calib_start();
 			for (int s = 0; s < opt.nsizes; s++) {
 				uint64_t len = opt.sizes[s], reps, sum = 0, wall = 0, w;
 				int64_t t = 0;
@@ -733,6 +768,7 @@ static void test_null(void)
 		row("absent", "-", 0, "null_ioctl", 0, 0, "no sgdma device node");
 		return;
 	}
+	calib_start();
 	for (int round = -1; round < opt.rounds; round++) {
 		const int n = 20000;
 		uint64_t t0 = now_ns();
@@ -781,6 +817,7 @@ static void test_sync(void)
 	snprintf(note, sizeof(note), "region flags:%s%s%s", fl & SGDMA_BOUNCED ? " BOUNCED" : "",
 	         fl & SGDMA_NEEDS_SYNC ? " NEEDS_SYNC" : "",
 	         fl & (SGDMA_BOUNCED | SGDMA_NEEDS_SYNC) ? "" : " none");
+	calib_start();
 	for (int round = -1; round < opt.rounds; round++) {
 		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 			uint64_t len = lens[i];
@@ -913,7 +950,7 @@ int main(int argc, char **argv)
 	opt.config = sgt_config()[0] ? sgt_config() : "unknown";
 	if (!(opt.csv = fopen(csv, "w")))
 		die("%s: %s", csv, strerror(errno));
-	fprintf(opt.csv, "kernel,config,test,kind,size,arm,round,value,note\n");
+	fprintf(opt.csv, "kernel,config,test,kind,size,arm,round,value,note,calib\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	arms_setup();
