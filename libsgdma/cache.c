@@ -11,13 +11,20 @@
  * cache's lookups read it without a system call.
  *
  * With the cache on (sgdma_cache_enable()), every region registered on the
- * device goes on the device's list; a registration of a range that a
+ * device goes on the device's list, and the list holds a reference to it:
+ * like the registration caches of MPI and UCX, the cache keeps a region
+ * registered after its users unregistered it, so that registering the same
+ * buffer again costs no system call.  A registration of a range that a
  * valid listed region with the same direction covers returns that region
  * with one more reference, and sgdma_unregister() drops one.  A stale or
- * revoked region is never returned, and leaves the list when a lookup
- * passes it.  One lock for every device (taken across fork() so that a
- * child never inherits it held) guards the lists, the reference counts and
- * the status page table.
+ * revoked region is never returned: a lookup that passes one takes it off
+ * the list (and unregisters it when nobody else holds it).  Turning the
+ * cache off or closing the device empties the list; a registration that
+ * fails for want of memory, regions or bounce space releases the regions
+ * only the cache holds and tries again.  One lock for every device (taken
+ * across fork() so that a child never inherits it held) guards the lists,
+ * the reference counts and the status page table; regions are unregistered
+ * after it is dropped.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -97,11 +104,42 @@ static bool valid(const struct sgdma_region *r)
 	return r->stale && !*r->stale && !sgdma__dev_forked(r->dev) && !sgdma__dev_revoked(r->dev);
 }
 
+/*
+ * Take @r, at *@link, off the list and drop the list's reference; when it
+ * was the last, put @r on *@gone for release_all().  Cache lock held.
+ */
+static void unlink_region(struct sgdma_region **link, struct sgdma_region *r,
+                          struct sgdma_region **gone)
+{
+	*link = r->cache_next;
+	r->cached = false;
+	r->cache_next = NULL;
+	if (--r->refs == 0) {
+		r->cache_next = *gone;
+		*gone = r;
+	}
+}
+
+/* Unregister the regions unlink_region() left.  Cache lock not held. */
+static size_t release_all(struct sgdma_region *gone)
+{
+	size_t n = 0;
+
+	while (gone) {
+		struct sgdma_region *next = gone->cache_next;
+
+		sgdma__region_free(gone);
+		gone = next;
+		n++;
+	}
+	return n;
+}
+
 struct sgdma_region *sgdma__cache_get(struct sgdma_dev *dev, const void *buf, size_t len,
                                       unsigned int flags)
 {
 	uintptr_t start = (uintptr_t)buf;
-	struct sgdma_region *r, **link;
+	struct sgdma_region *r, **link, *gone = NULL;
 
 	if (!atomic_load_explicit(&dev->cache_on, memory_order_relaxed) || sgdma__dev_forked(dev) ||
 	    sgdma__dev_revoked(dev))
@@ -111,9 +149,8 @@ struct sgdma_region *sgdma__cache_get(struct sgdma_dev *dev, const void *buf, si
 		uintptr_t rs = (uintptr_t)r->addr;
 
 		if (!valid(r)) {
-			/* Never again: off the list, its users keep it. */
-			*link = r->cache_next;
-			r->cached = false;
+			/* Never again: off the list; its users keep it. */
+			unlink_region(link, r, &gone);
 			continue;
 		}
 		if (r->dir == (flags & SGDMA_BIDIRECTIONAL) && start >= rs &&
@@ -125,7 +162,23 @@ struct sgdma_region *sgdma__cache_get(struct sgdma_dev *dev, const void *buf, si
 		link = &r->cache_next;
 	}
 	unlock();
+	release_all(gone);
 	return r;
+}
+
+size_t sgdma__cache_drop(struct sgdma_dev *dev, bool all)
+{
+	struct sgdma_region *r, **link, *gone = NULL;
+
+	lock();
+	for (link = &dev->cache; (r = *link);) {
+		if (all || r->refs == 1)
+			unlink_region(link, r, &gone);
+		else
+			link = &r->cache_next;
+	}
+	unlock();
+	return release_all(gone);
 }
 
 void sgdma__cache_add(struct sgdma_region *r, uint32_t slot)
@@ -141,6 +194,7 @@ void sgdma__cache_add(struct sgdma_region *r, uint32_t slot)
 	lock();
 	r->stale = status_byte(dev, slot);
 	if (r->stale && atomic_load_explicit(&dev->cache_on, memory_order_relaxed)) {
+		r->refs++; /* the list's */
 		r->cached = true;
 		r->cache_next = dev->cache;
 		dev->cache = r;
@@ -150,17 +204,10 @@ void sgdma__cache_add(struct sgdma_region *r, uint32_t slot)
 
 bool sgdma__cache_put(struct sgdma_region *r)
 {
-	struct sgdma_region **link;
 	bool last;
 
 	lock();
-	last = --r->refs == 0;
-	if (last && r->cached) {
-		for (link = &r->dev->cache; *link != r; link = &(*link)->cache_next)
-			;
-		*link = r->cache_next;
-		r->cached = false;
-	}
+	last = --r->refs == 0; /* never while listed: the list holds one */
 	unlock();
 	return last;
 }
@@ -177,8 +224,6 @@ void sgdma__cache_dev_free(struct sgdma_dev *dev)
 
 SGDMA_EXPORT int sgdma_cache_enable(struct sgdma_dev *dev, int on)
 {
-	struct sgdma_region *r;
-
 	if (!dev)
 		return sgdma__fail(EINVAL, "sgdma_cache_enable: dev is NULL");
 	if (on && !(dev->info.features & SGDMA_FEAT_REGION_STATUS))
@@ -188,16 +233,9 @@ SGDMA_EXPORT int sgdma_cache_enable(struct sgdma_dev *dev, int on)
 		    "regions (it is older than this libsgdma): a cache could hand out "
 		    "a region whose memory was unmapped",
 		    dev->info.name);
-	lock();
 	atomic_store_explicit(&dev->cache_on, on != 0, memory_order_relaxed);
-	if (!on) {
-		/* The regions stay with their users, shared ones counted. */
-		while ((r = dev->cache)) {
-			dev->cache = r->cache_next;
-			r->cached = false;
-		}
-	}
-	unlock();
+	if (!on) /* regions in use stay with their users */
+		sgdma__cache_drop(dev, true);
 	return 0;
 }
 

@@ -306,6 +306,7 @@ SGDMA_EXPORT void sgdma_close(struct sgdma_dev *dev)
 {
 	if (!dev || dev->is_default)
 		return;
+	sgdma__cache_drop(dev, true); /* its references to the device */
 	sgdma__dev_put(dev);
 }
 

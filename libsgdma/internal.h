@@ -129,12 +129,23 @@ struct sgdma_region *sgdma__cache_get(struct sgdma_dev *dev, const void *buf, si
 /* A new region @r: find its status byte (@slot of the REGISTER reply), cache it. */
 void sgdma__cache_add(struct sgdma_region *r, uint32_t slot);
 /*
- * Drop a reference to @r.  True when it was the last (or @r was never
- * cached): the caller unregisters it.
+ * Drop a user's reference to @r.  True when it was the last (the list
+ * holds one while @r is cached): the caller unregisters it.
  */
 bool sgdma__cache_put(struct sgdma_region *r);
+/*
+ * Take @dev's cached regions off its list (@all), or only those nobody but
+ * the list holds, unregistering those nobody else holds.  Returns how many
+ * were unregistered.
+ */
+size_t sgdma__cache_drop(struct sgdma_dev *dev, bool all);
 /* Unmap @dev's region status pages (the device is being freed). */
 void sgdma__cache_dev_free(struct sgdma_dev *dev);
+
+/* ---- region.c ----------------------------------------------------------- */
+
+/* Unregister @r in the kernel, drop its device reference, free it; errno kept. */
+void sgdma__region_free(struct sgdma_region *r);
 
 /* ---- device.c ----------------------------------------------------------- */
 

@@ -200,6 +200,9 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 	reg.inline_count = (uint32_t)room;
 	reg.inline_segs = room ? (uintptr_t)r->segs : 0;
 	err = sgdma__dev_ioctl(dev, SGDMA_IOC_REGISTER, &reg);
+	/* Out of memlock, regions or bounce space: the cache gives back what it alone holds. */
+	if ((err == ENOMEM || err == ENOSPC || err == EIO) && sgdma__cache_drop(dev, false))
+		err = sgdma__dev_ioctl(dev, SGDMA_IOC_REGISTER, &reg);
 	if (err) {
 		if (err == E2BIG && (flags & SGDMA_REQUIRE_CONTIG) && reg.nsegs)
 			sgdma__fail_not_contig(fn, dev, len, reg.nsegs);
@@ -524,6 +527,16 @@ SGDMA_EXPORT int sgdma_sync_for_device(struct sgdma_region *r, size_t off, size_
 SGDMA_EXPORT int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len)
 {
 	return do_sync("sgdma_sync_for_cpu", r, off, len, SGDMA_SYNC_FOR_CPU);
+}
+
+void sgdma__region_free(struct sgdma_region *r)
+{
+	int err = errno;
+
+	kernel_unregister(r->dev, r->handle);
+	sgdma__dev_put(r->dev);
+	free(r);
+	errno = err;
 }
 
 SGDMA_EXPORT int sgdma_unregister(struct sgdma_region *r)

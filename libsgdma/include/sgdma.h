@@ -453,10 +453,10 @@ int sgdma_sync_for_cpu(struct sgdma_region *r, size_t off, size_t len);
  * CPU, or the device through another region of the same memory, wrote
  * since).  @r is freed even when the module reports an error (e.g.
  * -ENODEV after revocation: the module has already unmapped the region),
- * and drops its reference to the device.  A region the registration
- * cache (sgdma_cache_enable()) handed out more than once is unregistered
- * by the call for its last reference; the others drop a reference, return
- * 0 and leave it to the other users.
+ * and drops its reference to the device.  With the registration cache
+ * (sgdma_cache_enable()), the call drops one reference to a region the
+ * cache may have handed out several times, and returns 0; the region is
+ * unregistered once no user and not the cache holds it.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL  @r is NULL (nothing is freed)
@@ -472,22 +472,29 @@ int sgdma_unregister(struct sgdma_region *r);
  * @dev: the device
  * @on: non-zero to cache, 0 to stop
  *
- * With the cache on, every region registered on @dev is kept on a list,
- * and sgdma_dev_register() (or sgdma_register() on the default device) of
- * a range that a listed, valid (see sgdma_region_valid()) region with the
+ * With the cache on, every region registered on @dev is kept on a list
+ * that holds a reference to it, as the registration caches of MPI and UCX
+ * do: a region stays registered after its last sgdma_unregister(), and
+ * sgdma_dev_register() (or sgdma_register() on the default device) of a
+ * range that a listed, valid (see sgdma_region_valid()) region with the
  * same direction covers returns that region, without a system call, with
- * one more reference; sgdma_unregister() drops one, and the last one
- * unregisters the region.  The returned region may start before @buf and
- * end after @buf + @len: the segment offsets count from
- * sgdma_region_addr(), so the bytes asked for start at offset @buf -
- * sgdma_region_addr().  With SGDMA_REQUIRE_CONTIG only a contiguous region
- * is returned.  A region whose memory was unmapped or replaced since it
- * was registered (munmap() and mmap() at the same address, mremap(),
- * MADV_DONTNEED, a copy-on-write) is stale and never returned: such a
- * registration pins and maps the memory now there.  Turning the cache off
- * empties the list; regions already handed out keep their references.
- * Off by default; a replaced default device (after revocation or in a
- * forked child) starts with it off.
+ * one more reference; sgdma_unregister() drops one.  The returned region
+ * may start before @buf and end after @buf + @len: the segment offsets
+ * count from sgdma_region_addr(), so the bytes asked for start at offset
+ * @buf - sgdma_region_addr().  With SGDMA_REQUIRE_CONTIG only a contiguous
+ * region is returned.
+ *
+ * A region whose memory was unmapped or replaced since it was registered
+ * (munmap() and mmap() at the same address, mremap(), MADV_DONTNEED, a
+ * copy-on-write) is stale and never returned: such a registration pins and
+ * maps the memory now there, and the stale region is unregistered once
+ * nobody holds it.  The cache lets go of the regions only it holds when a
+ * registration fails for want of locked memory, regions or bounce space
+ * (and then tries again), when it is turned off, and when sgdma_close()
+ * closes @dev; until then they stay pinned and count against
+ * RLIMIT_MEMLOCK.  Regions in use keep their references.  Off by default;
+ * a replaced default device (after revocation or in a forked child) starts
+ * with it off.
  *
  * Return: 0, or a negative errno:
  *  -EINVAL      @dev is NULL

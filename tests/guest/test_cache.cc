@@ -102,7 +102,8 @@ TEST_F(SgdmaDmaTest, CacheEnableBadArguments)
 }
 
 // A covered range with the same direction is a hit: the same region, one
-// more reference; the kernel keeps one region until the last unregister.
+// more reference; the kernel keeps one region, and the cache keeps it
+// registered after its last user unregistered it, until the cache is off.
 TEST_F(CacheTest, HitIsTheSameRegionRefcounted)
 {
 	Mapping m(4 * kPage);
@@ -113,6 +114,7 @@ TEST_F(CacheTest, HitIsTheSameRegionRefcounted)
 	ASSERT_NE(nullptr, a) << sgdma_last_error();
 	sgdma_region *b = sgdma_dev_register(dev, m.bytes() + 100, kPage, SGDMA_TO_DEVICE);
 	EXPECT_EQ(a, b);
+	EXPECT_EQ(m.bytes(), sgdma_region_addr(b)); // the segments count from here
 	sgdma_region *c = sgdma_dev_register(dev, m.bytes(), 4 * kPage, SGDMA_TO_DEVICE);
 	EXPECT_EQ(a, c);
 	EXPECT_EQ(1, param("regions"));
@@ -130,16 +132,23 @@ TEST_F(CacheTest, HitIsTheSameRegionRefcounted)
 	EXPECT_NE(a, e);
 	EXPECT_EQ(3, param("regions"));
 
-	// Two references dropped: still registered, still usable.
+	// References dropped, the last ones too: still registered and usable.
 	EXPECT_EQ(0, sgdma_unregister(b));
 	EXPECT_EQ(0, sgdma_unregister(c));
-	EXPECT_EQ(3, param("regions"));
 	EXPECT_EQ(0, sgdma_sync_for_device(a, 0, 4 * kPage));
-	EXPECT_EQ(m.bytes(), sgdma_region_addr(a));
-	EXPECT_EQ(0, sgdma_unregister(a)); // the last one
-	EXPECT_EQ(2, param("regions"));
+	EXPECT_EQ(0, sgdma_unregister(a));
 	EXPECT_EQ(0, sgdma_unregister(d));
 	EXPECT_EQ(0, sgdma_unregister(e));
+	EXPECT_EQ(3, param("regions"));
+	sgdma_region *again = sgdma_dev_register(dev, m.bytes() + kPage, kPage, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, again) << sgdma_last_error();
+	EXPECT_EQ(m.bytes(), sgdma_region_addr(again));
+	EXPECT_EQ(4 * kPage, sgdma_region_len(again));
+	EXPECT_EQ(3, param("regions"));
+	EXPECT_EQ(0, sgdma_unregister(again));
+
+	// Off: the cache lets go of them all.
+	ASSERT_EQ(0, sgdma_cache_enable(dev, 0));
 	EXPECT_EQ(0, param("regions"));
 	EXPECT_EQ(before, param("pinned_pages"));
 }
@@ -155,6 +164,7 @@ TEST_F(CacheTest, OffKeepsReferences)
 	sgdma_region *b = sgdma_dev_register(dev, m.bytes(), kPage, SGDMA_TO_DEVICE);
 	EXPECT_EQ(a, b);
 	ASSERT_EQ(0, sgdma_cache_enable(dev, 0));
+	EXPECT_EQ(1, param("regions"));
 	sgdma_region *c = sgdma_dev_register(dev, m.bytes(), kPage, SGDMA_TO_DEVICE);
 	ASSERT_NE(nullptr, c) << sgdma_last_error();
 	EXPECT_NE(a, c);
@@ -162,8 +172,45 @@ TEST_F(CacheTest, OffKeepsReferences)
 	EXPECT_EQ(0, sgdma_unregister(a));
 	EXPECT_EQ(2, param("regions"));
 	EXPECT_EQ(0, sgdma_unregister(b));
+	EXPECT_EQ(1, param("regions"));
 	EXPECT_EQ(0, sgdma_unregister(c));
 	EXPECT_EQ(0, param("regions"));
+}
+
+// Regions only the cache holds make room when the kernel refuses a new
+// one (here: the file's max_regions_per_file), and closing the device
+// releases them.
+TEST_F(CacheTest, UnusedRegionsMakeRoom)
+{
+	struct Restore {
+		long long max = param("max_regions_per_file");
+		~Restore() { set_param("max_regions_per_file", max); }
+	} restore;
+	Mapping m(3 * kPage);
+	ASSERT_TRUE(m.ok());
+	memset(m.bytes(), 1, 3 * kPage);
+	ASSERT_EQ(0, set_param("max_regions_per_file", 2));
+	for (size_t i = 0; i < 2; i++) {
+		sgdma_region *r =
+		    sgdma_dev_register(dev, m.bytes() + i * kPage, kPage, SGDMA_TO_DEVICE);
+		ASSERT_NE(nullptr, r) << sgdma_last_error();
+		EXPECT_EQ(0, sgdma_unregister(r));
+	}
+	EXPECT_EQ(2, param("regions"));
+	sgdma_region *r = reg(m.bytes() + 2 * kPage, kPage, SGDMA_TO_DEVICE);
+	EXPECT_NE(nullptr, r);
+	EXPECT_EQ(1, param("regions"));
+	EXPECT_EQ(0, set_param("max_regions_per_file", restore.max));
+
+	sgdma_dev *other = sgdma_open(sgt_edu_bdf());
+	ASSERT_NE(nullptr, other) << sgdma_last_error();
+	ASSERT_EQ(0, sgdma_cache_enable(other, 1));
+	sgdma_region *o = sgdma_dev_register(other, m.bytes(), kPage, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, o) << sgdma_last_error();
+	EXPECT_EQ(0, sgdma_unregister(o));
+	EXPECT_EQ(2, param("regions"));
+	sgdma_close(other);
+	EXPECT_EQ(1, param("regions"));
 }
 
 // munmap and mmap at the same address: the old region's pages are not the
@@ -195,8 +242,32 @@ TEST_F(CacheTest, MunmapMmapSameAddress)
 	EXPECT_NE(old_src, regions[2]);
 	EXPECT_NE(old_dst, regions[3]);
 	EXPECT_EQ(4, param("regions"));
+
 	munmap(src, kLen);
 	munmap(dst, kLen);
+}
+
+// A stale region only the cache holds is unregistered by the next lookup.
+TEST_F(CacheTest, StaleUnusedRegionIsReleased)
+{
+	uint8_t *buf = map_at(nullptr, kLen);
+	ASSERT_TRUE(buf);
+	memset(buf, 1, kLen);
+	sgdma_region *r = sgdma_dev_register(dev, buf, kLen, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	EXPECT_EQ(0, sgdma_unregister(r));
+	EXPECT_EQ(1, param("regions"));
+	long long pinned = param("pinned_pages");
+	ASSERT_EQ(0, munmap(buf, kLen));
+	ASSERT_EQ(buf, map_at(buf, kLen));
+	memset(buf, 2, kLen);
+	EXPECT_EQ(1, param("regions")); // nobody looked yet
+	sgdma_region *fresh = reg(buf, kLen, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, fresh);
+	EXPECT_EQ(1, sgdma_region_valid(fresh));
+	EXPECT_EQ(1, param("regions"));
+	EXPECT_EQ(pinned, param("pinned_pages"));
+	munmap(buf, kLen);
 }
 
 // mremap moves the pages away; new memory mapped at the old address is
