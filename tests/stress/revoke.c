@@ -257,6 +257,8 @@ void sc_revoke(void)
 		check_end(NULL);
 		return;
 	}
+	if (opt.verbose)
+		note("revoke: workers start at %.2f", now_s());
 	unloader_start();
 	for (int i = 0; i <= nworkers; i++) {
 		w[i] = (struct rworker){.buf = buf + i * size,
@@ -323,6 +325,8 @@ void sc_revoke(void)
 	atomic_store(&stop, true);
 	for (int i = 0; i <= nworkers; i++)
 		pthread_join(th[i], NULL);
+	if (opt.verbose)
+		note("revoke: workers joined at %.2f", now_s());
 	unloader_stop();
 	unmap_buffer(buf, size * (nworkers + 1));
 	unsigned long ops = 0, revoked = 0;
