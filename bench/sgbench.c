@@ -237,11 +237,14 @@ static long long thp_kb(void)
 	return v;
 }
 
-static int set_hugepages(long n)
+/* The reservation found before sgbench raised it, given back after. */
+static long long hugepages_before;
+
+static int set_hugepages(long long n)
 {
 	char text[32];
 
-	snprintf(text, sizeof(text), "%ld", n);
+	snprintf(text, sizeof(text), "%lld", n);
 	return write_file("/proc/sys/vm/nr_hugepages", text);
 }
 
@@ -255,12 +258,14 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 		long want_pages = (long)(len / HUGE_2M);
 		long long got;
 
-		set_hugepages(want_pages);
+		hugepages_before = meminfo_kb("HugePages_Total");
+		if (hugepages_before < want_pages)
+			set_hugepages(want_pages);
 		got = meminfo_kb("HugePages_Total");
 		if (got < want_pages) {
 			snprintf(why, whylen, "only %lld of %ld 2 MiB huge pages could be reserved",
 			         got, want_pages);
-			set_hugepages(0);
+			set_hugepages(hugepages_before);
 			return false;
 		}
 		b->map_len = len;
@@ -269,7 +274,7 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
 		if (b->map == MAP_FAILED) {
 			snprintf(why, whylen, "mmap(MAP_HUGETLB): %s", strerror(errno));
-			set_hugepages(0);
+			set_hugepages(hugepages_before);
 			return false;
 		}
 		b->addr = b->map;
@@ -298,7 +303,7 @@ static void buffer_put(struct buffer *b)
 {
 	munmap(b->map, b->map_len);
 	if (b->kind == K_HUGE2M)
-		set_hugepages(0);
+		set_hugepages(hugepages_before);
 }
 
 /* ---- the arms ---------------------------------------------------------- */
