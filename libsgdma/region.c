@@ -225,6 +225,7 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 	}
 	r->dev = dev;
 	r->addr = buf;
+	r->dmabuf = false;
 	r->len = len;
 	r->handle = reg.handle;
 	r->nsegs = (size_t)reg.nsegs;
