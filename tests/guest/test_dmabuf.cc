@@ -169,6 +169,18 @@ long edu_attachments()
 
 } // namespace
 
+// Skip the test (counted, with the reason) on a kernel without the exporter.
+#define NEED_UDMABUF()                                                                             \
+	do {                                                                                       \
+		if (!have(kUdmabuf))                                                               \
+			GTEST_SKIP() << "no /dev/udmabuf: the kernel has no CONFIG_UDMABUF";       \
+	} while (0)
+#define NEED_HEAP()                                                                                \
+	do {                                                                                       \
+		if (!have(kHeap))                                                                  \
+			GTEST_SKIP() << "no /dev/dma_heap/system: no system DMA heap";             \
+	} while (0)
+
 class DmabufTest : public SgdmaDmaTest
 {
       protected:
@@ -185,17 +197,6 @@ class DmabufTest : public SgdmaDmaTest
 			EXPECT_EQ(baseline, dmabuf_count()) << "a dma-buf outlived its test";
 		}
 		SgdmaDmaTest::TearDown();
-	}
-	void need_udmabuf()
-	{
-		if (!have(kUdmabuf))
-			GTEST_SKIP() << "no /dev/udmabuf: the kernel has no CONFIG_UDMABUF";
-	}
-	void need_heap()
-	{
-		if (!have(kHeap))
-			GTEST_SKIP()
-			    << "no /dev/dma_heap/system: the kernel has no system DMA heap";
 	}
 	sgdma_region *reg(int fd, size_t off, size_t len, unsigned int flags)
 	{
@@ -233,7 +234,7 @@ TEST_F(DmabufTest, ModuleReportsTheFeature)
 // udmabuf to udmabuf through the device: it reads one, writes the other.
 TEST_F(DmabufTest, UdmabufDmaBothDirections)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	const size_t len = 3 * 4096;
 	Udmabuf a(len), b(len);
 	ASSERT_TRUE(a.ok()) << a.err;
@@ -272,7 +273,7 @@ TEST_F(DmabufTest, UdmabufDmaBothDirections)
 // A system-heap buffer, read and written by the CPU through its mmap().
 TEST_F(DmabufTest, HeapDmaBothDirections)
 {
-	need_heap();
+	NEED_HEAP();
 	const size_t len = 16 * 4096;
 	HeapBuf a(len), b(len);
 	ASSERT_TRUE(a.ok()) << a.err;
@@ -308,8 +309,8 @@ TEST_F(DmabufTest, HeapDmaBothDirections)
 // dma-bufs and user memory mix: user -> heap -> udmabuf -> user.
 TEST_F(DmabufTest, UserMemoryAndDmabufsMix)
 {
-	need_udmabuf();
-	need_heap();
+	NEED_UDMABUF();
+	NEED_HEAP();
 	const size_t len = 4096 + 1000;
 	Mapping src(2 * 4096), dst(2 * 4096);
 	HeapBuf h(2 * 4096);
@@ -342,7 +343,7 @@ TEST_F(DmabufTest, UserMemoryAndDmabufsMix)
 // and the device writes exactly the range.
 TEST_F(DmabufTest, UnalignedRange)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	const size_t size = 4 * 4096, off = 100, len = 2 * 4096 + 77;
 	Udmabuf a(size), b(size);
 	ASSERT_TRUE(a.ok()) << a.err;
@@ -403,7 +404,7 @@ TEST_F(DmabufTest, BadDescriptors)
 // Ranges past the end, empty or overflowing; flags the library refuses.
 TEST_F(DmabufTest, BadRanges)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	const size_t size = 2 * 4096;
 	Udmabuf u(size);
 	ASSERT_TRUE(u.ok()) << u.err;
@@ -439,7 +440,7 @@ TEST_F(DmabufTest, BadRanges)
 // A dma-buf the heap handed out read-only may be read by the device only.
 TEST_F(DmabufTest, ReadOnlyDmabufIsNotWritten)
 {
-	need_heap();
+	NEED_HEAP();
 	HeapBuf h(4096, O_RDONLY | O_CLOEXEC);
 	ASSERT_TRUE(h.ok()) << h.err;
 	EXPECT_EQ(nullptr, reg(h.fd, 0, 4096, SGDMA_FROM_DEVICE));
@@ -453,7 +454,7 @@ TEST_F(DmabufTest, ReadOnlyDmabufIsNotWritten)
 
 TEST_F(DmabufTest, NodePagesIsNotForDmabufs)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	Udmabuf u(4096);
 	ASSERT_TRUE(u.ok()) << u.err;
 	sgdma_region *r = reg(u.fd, 0, 4096, SGDMA_TO_DEVICE);
@@ -467,7 +468,7 @@ TEST_F(DmabufTest, NodePagesIsNotForDmabufs)
 // once, the buffer lives on (DMA still lands in its pages) until unregister.
 TEST_F(DmabufTest, ExporterClosedWhileRegistered)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	const size_t len = 2 * 4096;
 	Mapping src(len);
 	ASSERT_TRUE(src.ok());
@@ -499,7 +500,7 @@ TEST_F(DmabufTest, ExporterClosedWhileRegistered)
 // and the device still reads what the CPU wrote before.
 TEST_F(DmabufTest, HeapClosedWhileRegistered)
 {
-	need_heap();
+	NEED_HEAP();
 	const size_t len = 4096 + 512;
 	HeapBuf h(2 * 4096);
 	ASSERT_TRUE(h.ok()) << h.err;
@@ -528,7 +529,7 @@ TEST_F(DmabufTest, HeapClosedWhileRegistered)
 // or dma-buf behind.
 TEST_F(DmabufTest, DeathReleasesDmabufs)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	long before = dmabuf_count();
 	int pipefd[2];
 	ASSERT_EQ(0, pipe(pipefd));
@@ -567,7 +568,7 @@ TEST_F(DmabufTest, DeathReleasesDmabufs)
 // Revocation unmaps and detaches at once; the region answers ENODEV.
 TEST_F(DmabufTest, RevocationReleasesDmabufs)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	Udmabuf u(4 * 4096);
 	ASSERT_TRUE(u.ok()) << u.err;
 	sgdma_dev *d = sgdma_open(sgt_edu_bdf());
@@ -649,7 +650,7 @@ TEST_F(DmabufTest, UapiChecksItsArguments)
 // pages is the mapping's, and a refusal says how many segments it was.
 TEST_F(DmabufTest, RequireContig)
 {
-	need_udmabuf();
+	NEED_UDMABUF();
 	Udmabuf u(8 * 4096);
 	ASSERT_TRUE(u.ok()) << u.err;
 	sgdma_region *r = reg(u.fd, 4096, 4096, SGDMA_TO_DEVICE | SGDMA_REQUIRE_CONTIG);

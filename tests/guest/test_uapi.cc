@@ -114,7 +114,7 @@ TEST_F(UapiTest, InfoReportsFeaturesAndCoherence)
 	info.size = sizeof(info);
 	ASSERT_EQ(0, call(SGDMA_IOC_INFO, &info));
 	EXPECT_EQ(SGDMA_FEAT_REGION_FLAGS | SGDMA_FEAT_INLINE_SEGS | SGDMA_FEAT_COHERENCE |
-	              SGDMA_FEAT_STATUS,
+	              SGDMA_FEAT_STATUS | SGDMA_FEAT_REGION_STATUS | SGDMA_FEAT_DMABUF,
 	          info.features);
 	EXPECT_GE(info.dma_align, 1u);
 	EXPECT_EQ(0u, info.dma_align & (info.dma_align - 1)) << "a power of two";
