@@ -26,10 +26,11 @@
  * reports take the median of the rounds. Small sizes repeat the operation
  * and report the mean of one round's repetitions.
  *
- * CSV columns: kernel,config,test,kind,size,arm,round,value,note,calib
+ * CSV columns: kernel,config,test,kind,size,arm,round,value,note,calib,calib_max
  * (value: nanoseconds per operation, a segment count or bytes; see test;
- * calib: nanoseconds of a fixed loop around a timed measurement, the guest
- * clock's pace, see calib_loop()).
+ * calib, calib_max: nanoseconds of a fixed loop before and after a timed
+ * measurement, the faster and the slower: the guest clock's pace, see
+ * calib_loop()).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -165,9 +166,10 @@ static void row(const char *test, const char *kind, uint64_t size, const char *a
 	uint64_t after = timed ? calib_loop() : 0;
 
 	if (round >= 0) /* round -1 warms up: TCG translates the code paths once */
-		fprintf(opt.csv, "%s,%s,%s,%s,%" PRIu64 ",%s,%d,%.1f,%s,%.1f\n", opt.kernel,
+		fprintf(opt.csv, "%s,%s,%s,%s,%" PRIu64 ",%s,%d,%.1f,%s,%.1f,%.1f\n", opt.kernel,
 		        opt.config, test, kind, size, arm, round, value, note ? note : "",
-		        timed ? (double)(calib_before < after ? calib_before : after) : 0.0);
+		        timed ? (double)(calib_before < after ? calib_before : after) : 0.0,
+		        timed ? (double)(calib_before < after ? after : calib_before) : 0.0);
 	fflush(opt.csv);
 	if (timed)
 		calib_before = after;
@@ -955,7 +957,7 @@ int main(int argc, char **argv)
 	opt.config = sgt_config()[0] ? sgt_config() : "unknown";
 	if (!(opt.csv = fopen(csv, "w")))
 		die("%s: %s", csv, strerror(errno));
-	fprintf(opt.csv, "kernel,config,test,kind,size,arm,round,value,note,calib\n");
+	fprintf(opt.csv, "kernel,config,test,kind,size,arm,round,value,note,calib,calib_max\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	arms_setup();
