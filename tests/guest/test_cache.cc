@@ -315,7 +315,10 @@ TEST_F(CacheTest, MadvDontneedPrivate)
 	EXPECT_NE(old_dst, regions[3]);
 }
 
-// Protection changes keep the pages: the region stays valid and cached.
+// Protection changes keep the pages: the region stays valid.  Writing the
+// memory again afterwards may still replace a page: before 5.19 (no
+// PageAnonExclusive) the write fault on a pinned page that mprotect() made
+// read-only copies it, and the region must then be stale and not returned.
 TEST_F(CacheTest, MprotectKeepsRegionValid)
 {
 	Mapping s(kLen), d(kLen);
@@ -327,7 +330,10 @@ TEST_F(CacheTest, MprotectKeepsRegionValid)
 	EXPECT_EQ(1, sgdma_region_valid(regions[1]));
 	dma_check(s.bytes(), d.bytes(), kLen, 9);
 	EXPECT_EQ(regions[0], regions[2]);
-	EXPECT_EQ(regions[1], regions[3]);
+	if (kernel_at_least(5, 19))
+		EXPECT_EQ(regions[1], regions[3]);
+	else if (regions[1] != regions[3])
+		EXPECT_EQ(0, sgdma_region_valid(regions[1])) << "a valid region was not returned";
 }
 
 // fork() and the child's exit: fork write-protects the parent's private

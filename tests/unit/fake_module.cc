@@ -153,6 +153,11 @@ int do_register(Dev &d, sgdma_ioc_register *r)
 		                  (reg.segs.size() == 1 ? SGDMA_REGION_CONTIGUOUS : 0);
 		r->region_flags ^= d.bad_region_flags;
 	}
+	if (d.features & SGDMA_FEAT_REGION_STATUS) {
+		if (r->status_slot || r->reserved2)
+			return EINVAL;
+		r->status_slot = h - 1; /* byte h - 1 of the region status pages */
+	}
 	d.regions[h] = std::move(reg);
 	return 0;
 }
@@ -308,8 +313,8 @@ fake::Dev *DevDir::add(const std::string &name, bool plain)
 
 	EXPECT_GE(fd, 0);
 	EXPECT_EQ(fstat(fd, &st), 0);
-	if (!plain) { /* the status page, all zeroes: not revoked */
-		EXPECT_EQ(ftruncate(fd, sysconf(_SC_PAGESIZE)), 0);
+	if (!plain) { /* the status page, all zeroes: not revoked; and region status pages */
+		EXPECT_EQ(ftruncate(fd, SGDMA_REGION_STATUS_OFFSET + 4 * sysconf(_SC_PAGESIZE)), 0);
 	}
 	close(fd);
 	fake::Dev *d = nullptr;

@@ -3,9 +3,12 @@
  * The fake sgdma module of the host unit tests: no kernel needed.
  *
  * Device nodes are regular files in a temporary directory named by
- * $SGDMA_DEV_DIR (the DevDir fixture), one page long: the file is the
+ * $SGDMA_DEV_DIR (the DevDir fixture): the file's first page is the
  * status page the library maps (struct sgdma_status, revoked when the
- * device is unplugged).  fake_module.cc defines ioctl(),
+ * device is unplugged), and region status pages follow at
+ * SGDMA_REGION_STATUS_OFFSET (handle h has byte h - 1 when the Dev's
+ * features include SGDMA_FEAT_REGION_STATUS; a test writes the byte to
+ * make the region stale).  fake_module.cc defines ioctl(),
  * which takes precedence over libc's for the library (whether linked in
  * statically or as libsgdma.so): on a file registered as a fake device it
  * plays the module; on any other fd it calls the real ioctl.  On an
