@@ -131,68 +131,6 @@ static inline bool sgdma_driver_manages_dma(struct device *dev)
 #endif
 }
 
-/*
- * A scatterlist built by appending batches of pages.  5.10 has the
- * building block but not the type, and counts allocated entries in
- * orig_nents until the table is complete (sgdma_append_done()).
- */
-#if KERNEL_VERSION(5, 15, 0) <= LINUX_VERSION_CODE
-#define sgdma_append_table sg_append_table
-
-static inline int sgdma_append_pages(struct sg_append_table *t,
-				     struct page **pages, unsigned int n,
-				     unsigned int max_segment,
-				     unsigned int left, gfp_t gfp)
-{
-	return sg_alloc_append_table_from_pages(t, pages, n, 0,
-						(unsigned long)n << PAGE_SHIFT,
-						max_segment, left, gfp);
-}
-
-static inline void sgdma_append_done(struct sg_append_table *t)
-{
-}
-
-static inline void sgdma_free_append(struct sg_append_table *t)
-{
-	sg_free_append_table(t);
-}
-#else
-struct sgdma_append_table {
-	struct sg_table sgt;
-	struct scatterlist *prv;
-	unsigned int total_nents;
-};
-
-static inline int sgdma_append_pages(struct sgdma_append_table *t,
-				     struct page **pages, unsigned int n,
-				     unsigned int max_segment,
-				     unsigned int left, gfp_t gfp)
-{
-	struct scatterlist *last;
-
-	last = __sg_alloc_table_from_pages(&t->sgt, pages, n, 0,
-					   (unsigned long)n << PAGE_SHIFT,
-					   max_segment, t->prv, left, gfp);
-	if (IS_ERR(last))
-		return PTR_ERR(last);
-	t->prv = last;
-	return 0;
-}
-
-static inline void sgdma_append_done(struct sgdma_append_table *t)
-{
-	t->total_nents = t->sgt.orig_nents;
-	t->sgt.orig_nents = t->sgt.nents;
-}
-
-static inline void sgdma_free_append(struct sgdma_append_table *t)
-{
-	t->sgt.orig_nents = t->total_nents;
-	sg_free_table(&t->sgt);
-}
-#endif
-
 /* Unpin @npages pages from @page on (unpin_user_page_range_dirty_lock). */
 static inline void sgdma_unpin_range(struct page *page, unsigned long npages,
 				     bool dirty)

@@ -122,11 +122,13 @@ struct sgdma_region {
 	struct list_head dev_node;	/* in sd->regions */
 
 	/*
-	 * The pinned pages: built in @sgt_append, copied to @split when an
-	 * entry crossed the device's segment boundary.  @sgt is the one in use.
+	 * The pinned pages: one entry per physically contiguous run in
+	 * @table (@last its last entry), copied to @split when an entry
+	 * crossed the device's segment boundary.  @sgt is the one in use.
 	 */
 	struct sg_table *sgt;
-	struct sgdma_append_table sgt_append;
+	struct sg_table table;
+	struct scatterlist *last;
 	struct sg_table split;
 	u64 addr;
 	u64 length;

@@ -23,8 +23,11 @@
 #include "sgdma_compat.h"
 #include "sgdma_internal.h"
 
-/* One page of page pointers: the pinning batch, never more. */
+/* One page of page pointers. */
 #define SGDMA_PIN_BATCH (PAGE_SIZE / sizeof(struct page *))
+
+/* The pinning batch: 64 KiB of page pointers, 32 MiB of 4 KiB pages. */
+#define SGDMA_PIN_BATCH_MAX (16 * SGDMA_PIN_BATCH)
 
 /* Segments computed per lock hold before they are copied out. */
 #define SGDMA_SEG_CHUNK 16
@@ -286,53 +289,203 @@ out:
 	return ret;
 }
 
-/* Pin the buffer's pages into r->sgt_append, entries up to @max_segment. */
+/*
+ * A physically contiguous run of pinned pages, one scatterlist entry.  GUP
+ * hands out no P2PDMA pages without FOLL_PCI_P2PDMA, so contiguous page
+ * frames are all it takes to join pages, whatever their folios.
+ */
+struct sgdma_run {
+	unsigned long pfn;
+	unsigned long npages;
+};
+
+/* The runs of a buffer while it is pinned: O(segments), not O(pages). */
+struct sgdma_runs {
+	struct sgdma_run *run;
+	unsigned long n;
+	unsigned long cap;
+	unsigned long max_pages;	/* the longest run, in pages */
+};
+
+static int sgdma_runs_grow(struct sgdma_runs *rs)
+{
+	unsigned long cap = rs->cap ? rs->cap * 2 :
+				      PAGE_SIZE / sizeof(*rs->run);
+	struct sgdma_run *run;
+
+	run = kvmalloc_array(cap, sizeof(*run), GFP_KERNEL_ACCOUNT);
+	if (!run)
+		return -ENOMEM;
+	if (rs->n)
+		memcpy(run, rs->run, rs->n * sizeof(*run));
+	kvfree(rs->run);
+	rs->run = run;
+	rs->cap = cap;
+	return 0;
+}
+
+/*
+ * How many of @pages[0..@n) are the page frames from @pages[0] on, in
+ * order (at least 1).  Every page is compared, a folio's too: the pages of
+ * a folio mapped by page table entries need not be mapped in order.
+ */
+static unsigned long sgdma_contig_pages(struct page **pages, unsigned long n)
+{
+#if defined(CONFIG_SPARSEMEM_VMEMMAP) || defined(CONFIG_FLATMEM)
+	/*
+	 * Consecutive frames have consecutive struct pages.  Eight at a time
+	 * and one branch for them: a huge folio has hundreds.
+	 */
+	struct page *first = pages[0];
+	unsigned long i = 1;
+
+	while (i + 8 <= n) {
+		const unsigned long *p = (const unsigned long *)(pages + i);
+		unsigned long w = (unsigned long)(first + i), s = sizeof(*first);
+
+		if ((p[0] ^ w) | (p[1] ^ (w + s)) | (p[2] ^ (w + 2 * s)) |
+		    (p[3] ^ (w + 3 * s)) | (p[4] ^ (w + 4 * s)) |
+		    (p[5] ^ (w + 5 * s)) | (p[6] ^ (w + 6 * s)) |
+		    (p[7] ^ (w + 7 * s)))
+			break;
+		i += 8;
+	}
+	while (i < n && pages[i] == first + i)
+		i++;
+	return i;
+#else
+	unsigned long pfn = page_to_pfn(pages[0]), i;
+
+	for (i = 1; i < n; i++)
+		if (page_to_pfn(pages[i]) != pfn + i)
+			break;
+	return i;
+#endif
+}
+
+/*
+ * Add @n pinned pages to the runs.  On failure the pages from *@done on
+ * are the caller's to unpin.
+ */
+static int sgdma_runs_add(struct sgdma_runs *rs, struct page **pages,
+			  unsigned long n, unsigned long *done)
+{
+	unsigned long i = 0;
+
+	while (i < n) {
+		unsigned long pfn = page_to_pfn(pages[i]);
+		struct sgdma_run *last = rs->n ? &rs->run[rs->n - 1] : NULL;
+		unsigned long len;
+
+		if (!last || pfn != last->pfn + last->npages ||
+		    last->npages == rs->max_pages) {
+			if (rs->n == rs->cap && sgdma_runs_grow(rs)) {
+				*done = i;
+				return -ENOMEM;
+			}
+			last = &rs->run[rs->n++];
+			last->pfn = pfn;
+			last->npages = 0;
+		}
+		len = sgdma_contig_pages(pages + i,
+					 min(n - i, rs->max_pages - last->npages));
+		last->npages += len;
+		i += len;
+	}
+	*done = n;
+	return 0;
+}
+
+static void sgdma_runs_unpin(struct sgdma_runs *rs)
+{
+	unsigned long i;
+
+	for (i = 0; i < rs->n; i++) {
+		sgdma_unpin_range(pfn_to_page(rs->run[i].pfn),
+				  rs->run[i].npages, false);
+		cond_resched();
+	}
+}
+
+/* One entry per run; the first and last are trimmed by sgdma_trim(). */
+static int sgdma_runs_to_table(struct sgdma_region *r, struct sgdma_runs *rs)
+{
+	struct scatterlist *sg;
+	unsigned long i;
+	int ret;
+
+	ret = sg_alloc_table(&r->table, rs->n, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(&r->table, sg, i) {
+		sg_set_page(sg, pfn_to_page(rs->run[i].pfn),
+			    rs->run[i].npages << PAGE_SHIFT, 0);
+		r->last = sg;
+	}
+	return 0;
+}
+
+/*
+ * Pin the buffer's pages into r->table, entries up to @max_segment bytes.
+ * Pinning goes in batches of many pages (fewer calls, and a huge folio's
+ * pages in one), joined into runs as they come.
+ */
 static int sgdma_pin(struct sgdma_region *r, unsigned int max_segment)
 {
 	unsigned long start = r->addr & PAGE_MASK, left = r->npages;
+	unsigned long batch = min_t(unsigned long, left, SGDMA_PIN_BATCH_MAX);
 	bool write = sgdma_region_device_writes(r);
+	struct sgdma_runs rs = { .max_pages = max_segment >> PAGE_SHIFT };
 	struct page **pages;
 	int ret = 0;
 
-	pages = (struct page **)__get_free_page(GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		return -ENOMEM;
+	pages = kvmalloc_array(batch, sizeof(*pages),
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!pages) {
+		batch = min_t(unsigned long, batch, SGDMA_PIN_BATCH);
+		pages = kvmalloc_array(batch, sizeof(*pages),
+				       GFP_KERNEL_ACCOUNT);
+		if (!pages)
+			return -ENOMEM;
+	}
 
 	while (left) {
+		unsigned long done;
 		long pinned;
 
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-		pinned = sgdma_pin_batch(start,
-					 min_t(unsigned long, left,
-					       SGDMA_PIN_BATCH),
-					 write, pages);
+		pinned = sgdma_pin_batch(start, min(left, batch), write, pages);
 		if (pinned <= 0) {
 			ret = pinned ?: -EFAULT;
 			break;
 		}
 		left -= pinned;
 		start += (unsigned long)pinned << PAGE_SHIFT;
-		ret = sgdma_append_pages(&r->sgt_append, pages, pinned,
-					 max_segment, left, GFP_KERNEL_ACCOUNT);
+		ret = sgdma_runs_add(&rs, pages, pinned, &done);
 		if (ret) {
-			unpin_user_pages(pages, pinned);
+			unpin_user_pages(pages + done, pinned - done);
 			break;
 		}
 		cond_resched();
 	}
-	sgdma_append_done(&r->sgt_append);
-	free_page((unsigned long)pages);
+	kvfree(pages);
+	if (!ret)
+		ret = sgdma_runs_to_table(r, &rs);
+	/* The table holds the pins from here on; before, the runs do. */
+	if (ret)
+		sgdma_runs_unpin(&rs);
+	kvfree(rs.run);
 	return ret;
 }
 
 /* Trim the first and last entries so the table covers exactly the buffer. */
 static void sgdma_trim(struct sgdma_region *r)
 {
-	struct scatterlist *first = r->sgt_append.sgt.sgl;
-	struct scatterlist *last = r->sgt_append.prv;
+	struct scatterlist *first = r->table.sgl;
+	struct scatterlist *last = r->last;
 	unsigned int head = offset_in_page(r->addr);
 	unsigned int tail = PAGE_ALIGN(r->addr + r->length) -
 			    (r->addr + r->length);
@@ -729,8 +882,9 @@ static int sgdma_split_at_boundary(struct sgdma_region *r)
 		cond_resched();
 	}
 	/* The pages are the split table's now; only the entries go. */
-	sgdma_free_append(&r->sgt_append);
-	memset(&r->sgt_append, 0, sizeof(r->sgt_append));
+	sg_free_table(&r->table);
+	memset(&r->table, 0, sizeof(r->table));
+	r->last = NULL;
 	r->sgt = &r->split;
 	return 0;
 }
@@ -856,7 +1010,7 @@ static void sgdma_region_free(struct kref *kref)
 	struct sgdma_region *r = container_of(kref, struct sgdma_region, kref);
 
 	sg_free_table(&r->split);
-	sgdma_free_append(&r->sgt_append);
+	sg_free_table(&r->table);
 	mmdrop(r->mm);
 	sgdma_dev_put(r->sd);
 	kfree(r);
@@ -902,7 +1056,7 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 	r->sd = sd;
 	r->mm = current->mm;
 	mmgrab(r->mm);
-	r->sgt = &r->sgt_append.sgt;
+	r->sgt = &r->table;
 	r->addr = addr;
 	r->length = length;
 	r->npages = npages;
