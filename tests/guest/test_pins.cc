@@ -228,4 +228,150 @@ TEST_F(SgdmaTest, BounceBuffersPerUserAreBounded)
 	ASSERT_EQ(0, set_param("max_bounce_bytes", old));
 }
 
+// Pins the kernel holds beyond its releases reach @want, allowing
+// unrelated pins in flight to end; returns the last count seen.
+long long settle_pins(long long want)
+{
+	long long now = foll_pins_outstanding();
+	for (int i = 0; i < 50 && now != want; i++) {
+		usleep(20000);
+		now = foll_pins_outstanding();
+	}
+	return now;
+}
+
+// 2 MiB-aligned memory of @n huge pages of @kind ("thp" or "hugetlb"),
+// faulted in; nullptr (and why) when the kernel gives no huge pages.
+struct HugeBuffer {
+	static constexpr size_t kHuge = 2 << 20;
+	void *map = MAP_FAILED;
+	size_t map_len = 0;
+	uint8_t *p = nullptr;
+	long long reserved = -1; // nr_hugepages before, when we raised it
+	std::string why;
+
+	HugeBuffer(const char *kind, size_t n)
+	{
+		if (!strcmp(kind, "hugetlb")) {
+			map_len = n * kHuge;
+			map = mmap(nullptr, map_len, PROT_READ | PROT_WRITE,
+			           MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+			long long have = 0;
+			sgt_read_ll("/proc/sys/vm/nr_hugepages", &have);
+			if (map == MAP_FAILED &&
+			    sgt_write_str("/proc/sys/vm/nr_hugepages",
+			                  std::to_string(have + n).c_str()) == 0) {
+				reserved = have;
+				map = mmap(nullptr, map_len, PROT_READ | PROT_WRITE,
+				           MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+			}
+			if (map == MAP_FAILED) {
+				why = std::string("no hugetlb pages: ") + strerror(errno);
+				return;
+			}
+			p = static_cast<uint8_t *>(map);
+		} else {
+			map_len = (n + 1) * kHuge;
+			map = mmap(nullptr, map_len, PROT_READ | PROT_WRITE,
+			           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (map == MAP_FAILED) {
+				why = strerror(errno);
+				return;
+			}
+			p = reinterpret_cast<uint8_t *>(
+			    (reinterpret_cast<uintptr_t>(map) + kHuge - 1) &
+			    ~(uintptr_t)(kHuge - 1));
+			if (madvise(p, n * kHuge, MADV_HUGEPAGE)) {
+				why = std::string("MADV_HUGEPAGE: ") + strerror(errno);
+				p = nullptr;
+				return;
+			}
+		}
+		memset(p, 0x3c, n * kHuge);
+		for (size_t i = 0; i < n; i++)
+			if (pagemap_phys(p + i * kHuge + kHuge - 4096) !=
+			    pagemap_phys(p + i * kHuge) + kHuge - 4096) {
+				why = "the kernel gave no huge page";
+				p = nullptr;
+				return;
+			}
+	}
+	~HugeBuffer()
+	{
+		if (map != MAP_FAILED)
+			munmap(map, map_len);
+		if (reserved >= 0)
+			sgt_write_str("/proc/sys/vm/nr_hugepages",
+			              std::to_string(reserved).c_str());
+	}
+};
+
+// A buffer that starts and ends inside huge pages pins exactly its own
+// pages of each: the kernel's count of pins rises by the pages the buffer
+// touches and falls back by as many, not by whole huge pages.  The device
+// reads the buffer from its first byte, in the middle of a huge page.
+void expect_exact_pins_of_partial_huge_pages(sgdma_dev *dev, struct edu *edu, const char *kind)
+{
+	HugeBuffer h(kind, 2);
+	if (!h.p)
+		GTEST_SKIP() << h.why;
+	// From 3 pages and 100 bytes into the first huge page to 5 pages and
+	// 1000 bytes into the second.
+	uint8_t *buf = h.p + 3 * 4096 + 100;
+	size_t len = HugeBuffer::kHuge - 3 * 4096 - 100 + 5 * 4096 + 1000;
+	long long pages = (HugeBuffer::kHuge - 3 * 4096) / 4096 + 6;
+	fill_pattern(buf, 2048, 41);
+	long long before = settle_pins(0);
+	long long pinned_before = param("pinned_pages");
+	sgdma_region *r = sgdma_dev_register(dev, buf, len, SGDMA_BIDIRECTIONAL);
+	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	EXPECT_EQ(pinned_before + pages, param("pinned_pages"));
+	EXPECT_EQ(before + pages, settle_pins(before + pages)) << kind;
+
+	Mapping dst(4096);
+	memset(dst.bytes(), 0x5a, 4096);
+	sgdma_region *rd = sgdma_dev_register(dev, dst.bytes(), 2048, SGDMA_FROM_DEVICE);
+	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	EXPECT_EQ(0, edu_copy(edu, r, rd, 2048));
+	EXPECT_EQ(0, sgdma_sync_for_cpu(rd, 0, 2048));
+	EXPECT_EQ(-1, first_mismatch(buf, dst.bytes(), 2048)) << "the device read other memory";
+	EXPECT_EQ(0, sgdma_unregister(rd));
+
+	EXPECT_EQ(0, sgdma_unregister(r));
+	EXPECT_EQ(before, settle_pins(before)) << kind << ": unpinned other than pinned";
+}
+
+TEST_F(SgdmaDmaTest, PinsOfPartialTransparentHugePagesAreExact)
+{
+	expect_exact_pins_of_partial_huge_pages(dev, edu, "thp");
+}
+
+TEST_F(SgdmaDmaTest, PinsOfPartialHugetlbPagesAreExact)
+{
+	expect_exact_pins_of_partial_huge_pages(dev, edu, "hugetlb");
+}
+
+// A transparent huge page whose mapping is split after registering (a
+// page of it made read-only, another unmapped): the folio stays pinned as
+// it was, and unregistering releases exactly the pins taken.
+TEST_F(SgdmaTest, PinsOfATransparentHugePageSplitAfterRegisteringAreExact)
+{
+	HugeBuffer h("thp", 1);
+	if (!h.p)
+		GTEST_SKIP() << h.why;
+	uint8_t *buf = h.p + 4096;
+	size_t len = HugeBuffer::kHuge - 3 * 4096;
+	long long pages = len / 4096;
+	long long before = settle_pins(0);
+	sgdma_region *r = sgdma_register(buf, len);
+	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	EXPECT_EQ(before + pages, settle_pins(before + pages));
+	ASSERT_EQ(0, mprotect(h.p + 64 * 4096, 4096, PROT_READ));
+	ASSERT_EQ(0, madvise(h.p + 100 * 4096, 4096, MADV_DONTNEED));
+	ASSERT_EQ(0, madvise(h.p + HugeBuffer::kHuge - 4096, 4096, MADV_DONTNEED));
+	EXPECT_EQ(before + pages, settle_pins(before + pages)) << "splitting changed the pins";
+	EXPECT_EQ(0, sgdma_unregister(r));
+	EXPECT_EQ(before, settle_pins(before)) << "unpinned other than pinned";
+}
+
 } // namespace
