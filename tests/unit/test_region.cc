@@ -362,3 +362,32 @@ TEST_F(Lib, Threads)
 	std::lock_guard<std::mutex> g(fake::lock);
 	EXPECT_TRUE(fd_->regions.empty());
 }
+
+/* ---- dma-bufs ----------------------------------------------------------- */
+
+/* The arguments are checked first; a module without dma-buf import is told apart. */
+TEST_F(Lib, RegisterDmabufValidationAndOldModule)
+{
+	errno = 0;
+	EXPECT_EQ(sgdma_register_dmabuf(nullptr, 3, 0, 4096, SGDMA_TO_DEVICE), nullptr);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_HAS(sgdma_last_error(), "dev is NULL");
+	EXPECT_EQ(sgdma_register_dmabuf(dev, 3, 0, 0, SGDMA_TO_DEVICE), nullptr);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_HAS(sgdma_last_error(), "len is 0");
+	EXPECT_EQ(sgdma_register_dmabuf(dev, 3, SIZE_MAX, 2, SGDMA_TO_DEVICE), nullptr);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_HAS(sgdma_last_error(), "overflows");
+	for (unsigned f : {0u, 4u, 8u | 3u}) {
+		EXPECT_EQ(sgdma_register_dmabuf(dev, 3, 0, 4096, f), nullptr);
+		EXPECT_EQ(errno, EINVAL);
+		EXPECT_HAS(sgdma_last_error(), "flags");
+	}
+	/* The fake plays a module without SGDMA_FEAT_DMABUF: no ioctl is made. */
+	ASSERT_FALSE(fd_->features & SGDMA_FEAT_DMABUF);
+	EXPECT_EQ(sgdma_register_dmabuf(dev, 3, 0, 4096, SGDMA_BIDIRECTIONAL), nullptr);
+	EXPECT_EQ(errno, EOPNOTSUPP);
+	EXPECT_HAS(sgdma_last_error(), "older than this libsgdma");
+	EXPECT_EQ(calls(SGDMA_CMD_REGISTER_DMABUF), 0);
+	EXPECT_EQ(calls(SGDMA_CMD_REGISTER), 0);
+}
