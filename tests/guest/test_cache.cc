@@ -330,10 +330,11 @@ TEST_F(CacheTest, MprotectKeepsRegionValid)
 	EXPECT_EQ(1, sgdma_region_valid(regions[1]));
 	dma_check(s.bytes(), d.bytes(), kLen, 9);
 	EXPECT_EQ(regions[0], regions[2]);
-	if (kernel_at_least(5, 19))
+	if (kernel_at_least(5, 19)) {
 		EXPECT_EQ(regions[1], regions[3]);
-	else if (regions[1] != regions[3])
+	} else if (regions[1] != regions[3]) {
 		EXPECT_EQ(0, sgdma_region_valid(regions[1])) << "a valid region was not returned";
+	}
 }
 
 // fork() and the child's exit: fork write-protects the parent's private
