@@ -456,7 +456,8 @@ struct fthread {
 	int id, fd, shared_fd, mif;
 	uint8_t *buf;
 	size_t size;
-	double until;
+	double until, longest; /* longest: while no REGISTER has failed yet */
+	atomic_ulong *reg_failed;
 	pthread_barrier_t *barrier;
 	unsigned long calls[5], errs[5]; /* REGISTER, GET_SEGS, SYNC, UNREGISTER, open */
 	unsigned long bad;
@@ -491,7 +492,7 @@ static void *prob_thread(void *arg)
 	pthread_barrier_wait(t->barrier); /* go */
 	if (pwrite(t->mif, "1", 1, 0) != 1)
 		bad(t, "make-it-fail", errno);
-	while (now_s() < t->until) {
+	while (now_s() < t->until || (!atomic_load(t->reg_failed) && now_s() < t->longest)) {
 		unsigned int op = (unsigned int)below(&r, 100);
 		int i = (int)below(&r, 8), ret;
 
@@ -520,6 +521,7 @@ static void *prob_thread(void *arg)
 				lens[i] = len;
 			} else {
 				t->errs[0]++;
+				atomic_fetch_add(t->reg_failed, 1);
 				if (!clean_register_errno(ret) || reg.handle || reg.nsegs)
 					bad(t, "REGISTER", ret);
 			}
@@ -568,6 +570,7 @@ static void prob_child(double until, double at_least)
 	pthread_barrier_t barrier;
 	int shared_fd = open_node();
 	unsigned long calls[5] = {0}, errs[5] = {0};
+	atomic_ulong reg_failed = 0;
 
 	if (shared_fd < 0) {
 		fail("setup: %s", strerror(errno));
@@ -587,6 +590,7 @@ static void prob_child(double until, double at_least)
 		t[i].buf = map_mixed(size);
 		t[i].size = size;
 		t[i].until = until;
+		t[i].reg_failed = &reg_failed;
 		t[i].barrier = &barrier;
 		if (!t[i].buf) {
 			fail("setup: %s", strerror(errno));
@@ -601,8 +605,14 @@ static void prob_child(double until, double at_least)
 	/* Which can take seconds on a busy debug kernel: a window of work still. */
 	if (until < now_s() + at_least)
 		until = now_s() + at_least;
-	for (int i = 0; i < NT; i++)
+	/*
+	 * At 1% a REGISTER fails a few times in a hundred: a slow window may
+	 * see none. It goes on then, for as long again, until one does.
+	 */
+	for (int i = 0; i < NT; i++) {
 		t[i].until = until;
+		t[i].longest = until + opt.seconds;
+	}
 	pthread_barrier_wait(&barrier); /* go */
 	for (int i = 0; i < NT; i++) {
 		pthread_join(th[i], NULL);
