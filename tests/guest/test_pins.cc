@@ -354,7 +354,7 @@ TEST_F(SgdmaDmaTest, PinsOfPartialHugetlbPagesAreExact)
 // A transparent huge page whose mapping is split after registering (a
 // page of it made read-only, another unmapped): the folio stays pinned as
 // it was, and unregistering releases exactly the pins taken.
-TEST_F(SgdmaTest, PinsOfATransparentHugePageSplitAfterRegisteringAreExact)
+TEST_F(SgdmaDmaTest, PinsOfATransparentHugePageSplitAfterRegisteringAreExact)
 {
 	HugeBuffer h("thp", 1);
 	if (!h.p)
@@ -363,7 +363,8 @@ TEST_F(SgdmaTest, PinsOfATransparentHugePageSplitAfterRegisteringAreExact)
 	size_t len = HugeBuffer::kHuge - 3 * 4096;
 	long long pages = len / 4096;
 	long long before = settle_pins(0);
-	sgdma_region *r = sgdma_register(buf, len);
+	// Its own device, not the default one a later revocation would leave stale.
+	sgdma_region *r = sgdma_dev_register(dev, buf, len, SGDMA_BIDIRECTIONAL);
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	EXPECT_EQ(before + pages, settle_pins(before + pages));
 	ASSERT_EQ(0, mprotect(h.p + 64 * 4096, 4096, PROT_READ));
