@@ -356,7 +356,8 @@ SGDMA_EXPORT size_t sgdma_dev_dma_align(const struct sgdma_dev *dev)
 
 /*
  * The default device, opened on first use.  It is replaced when it was
- * revoked, or when a forked child inherited it (its file belongs to the
+ * revoked (a call answered ENODEV, or the status page says so: the first
+ * call after a re-exposure goes to the new device), or when a forked child inherited it (its file belongs to the
  * parent).  The old one goes on as any device whose opener closed it: its
  * regions hold it, and it is freed with the last of them.  Unless
  * sgdma_default_dev() handed it out: its callers hold a pointer but no
@@ -414,7 +415,7 @@ static struct sgdma_dev *default_get(const char *fn, bool hand_out)
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&default_lock);
 	dev = default_dev;
-	if (dev && (atomic_load(&dev->revoked) || dev->owner != getpid()))
+	if (dev && (sgdma__dev_revoked(dev) || dev->owner != getpid()))
 		retire_default();
 	if (!default_dev) {
 		dev = open_dev(NULL, fn);

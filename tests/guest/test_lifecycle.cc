@@ -155,6 +155,27 @@ TEST_F(SgdmaTest, DriverUnbindRevokes)
 	EXPECT_EQ(0, sgt_write_str((drv + "remove_id").c_str(), id.c_str()));
 }
 
+// The default device of sgdma_register() is replaced once the module says
+// (in its status page) that the device was revoked: the first registration
+// after a re-exposure succeeds, with no failed call needed to notice.
+TEST_F(SgdmaTest, DefaultDeviceFollowsReexposure)
+{
+	Mapping m(1 << 20);
+	ASSERT_TRUE(m.ok());
+	memset(m.bytes(), 1, m.size);
+	sgdma_region *r = sgdma_register(m.bytes(), m.size);
+	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	EXPECT_EQ(0, sgdma_unregister(r));
+
+	ASSERT_EQ(0, sgt_unexpose_edu());
+	ASSERT_EQ(0, sgt_expose_edu(mask_bits()));
+
+	r = sgdma_register(m.bytes(), m.size);
+	ASSERT_NE(nullptr, r) << "the revoked default device was used: " << sgdma_last_error();
+	EXPECT_EQ(256, param("pinned_pages"));
+	EXPECT_EQ(0, sgdma_unregister(r));
+}
+
 class ModuleLifecycle : public SgdmaTest
 {
 };
