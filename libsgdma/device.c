@@ -357,13 +357,14 @@ SGDMA_EXPORT size_t sgdma_dev_dma_align(const struct sgdma_dev *dev)
 /*
  * The default device, opened on first use.  It is replaced when it was
  * revoked (a call answered ENODEV, or the status page says so: the first
- * call after a re-exposure goes to the new device), or when a forked child inherited it (its file belongs to the
- * parent).  The old one goes on as any device whose opener closed it: its
- * regions hold it, and it is freed with the last of them.  Unless
- * sgdma_default_dev() handed it out: its callers hold a pointer but no
- * reference, so nothing says when they are done with it.  Such a default
- * is kept, with the cache's reference and its file, on the retired list
- * until the process exits; there is one per replacement at most.
+ * call after a re-exposure goes to the new device), or when a forked child
+ * inherited it (its file belongs to the parent).  The old one goes on as
+ * any device whose opener closed it: its regions hold it, and it is freed
+ * with the last of them.  Unless sgdma_default_dev() handed it out: its
+ * callers hold a pointer but no reference, so nothing says when they are
+ * done with it.  Such a default is kept, with the cache's reference and its
+ * file, on the retired list until the process exits; there is one per
+ * replacement at most.
  */
 static struct sgdma_dev *default_dev;
 static struct sgdma_dev *retired;
