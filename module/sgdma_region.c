@@ -415,8 +415,15 @@ static int sgdma_runs_to_table(struct sgdma_region *r, struct sgdma_runs *rs)
 	int ret;
 
 	ret = sg_alloc_table(&r->table, rs->n, GFP_KERNEL_ACCOUNT);
-	if (ret)
+	if (ret) {
+		/*
+		 * A failed allocation frees the table but leaves its entry
+		 * count: make it the empty table the error path expects (the
+		 * runs still hold the pins).
+		 */
+		memset(&r->table, 0, sizeof(r->table));
 		return ret;
+	}
 	for_each_sgtable_sg(&r->table, sg, i) {
 		sg_set_page(sg, pfn_to_page(rs->run[i].pfn),
 			    rs->run[i].npages << PAGE_SHIFT, 0);
