@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fault injection (CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC):
- * every allocation REGISTER makes, failed one at a time through
+ * every allocation REGISTER and REGISTER_DMABUF make, failed one at a time through
  * /proc/self/task/<tid>/fail-nth as tools/testing/selftests/iommu/
  * iommufd_fail_nth.c does; then failslab and fail_page_alloc at a low
  * probability for the threads of one process under load. A failing call
@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/udmabuf.h>
 
 #include "sgtest.h"
 
@@ -146,14 +148,20 @@ static int nth_read(int fd)
 	return atoi(text);
 }
 
-enum { K_4K, K_THP, K_SPLIT, K_COW, K_OPEN, NKIND };
-static const char *const kind_name[NKIND] = {"4k", "thp", "split", "cow", "open"};
+enum { K_4K, K_THP, K_SPLIT, K_COW, K_OPEN, K_DMABUF, NKIND };
+static const char *const kind_name[NKIND] = {"4k", "thp", "split", "cow", "open", "dmabuf"};
+
+#define UDMABUF_DEV "/dev/udmabuf"
+#define BUFINFO     DEBUGFS "dma_buf/bufinfo"
 
 struct walk {
 	int kind;
 	int fd;
 	uint8_t *mem; /* K_4K, K_THP, K_SPLIT */
-	int memfd;    /* K_COW */
+	int memfd;    /* K_COW, K_DMABUF */
+	int dmabuf;   /* K_DMABUF */
+	/* FOLL_PIN pins held before the walk: udmabuf pins its memfd's pages. */
+	long long pins_before;
 	uint8_t *addr;
 	size_t len;
 	uint32_t flags;
@@ -161,7 +169,44 @@ struct walk {
 	unsigned long absorbed; /* faults injected, call succeeded anyway */
 };
 
-#define COW_LEN (64 * KiB)
+#define COW_LEN       (64 * KiB)
+#define DMABUF_LEN    (1 * MiB)
+#define DMABUF_OFFSET 100
+
+/*
+ * A udmabuf over a sealed memfd of DMABUF_LEN bytes (the exporter the test
+ * kernels have); -1 with errno on failure.
+ */
+static int make_udmabuf(int *memfd)
+{
+	struct udmabuf_create c = {.flags = UDMABUF_FLAGS_CLOEXEC, .size = DMABUF_LEN};
+	int dev = open(UDMABUF_DEV, O_RDWR | O_CLOEXEC), fd = -1;
+
+	*memfd = memfd_create("sgdma-stress", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (dev >= 0 && *memfd >= 0 && !ftruncate(*memfd, DMABUF_LEN) &&
+	    !fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		c.memfd = (uint32_t)*memfd;
+		fd = ioctl(dev, UDMABUF_CREATE, &c);
+	}
+	if (dev >= 0)
+		close(dev);
+	return fd;
+}
+
+/* dma-bufs the edu device is attached to (debugfs), -1 if unknown. */
+static long edu_attachments(void)
+{
+	FILE *f = fopen(BUFINFO, "re");
+	char line[512];
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, sgt_edu_bdf()) != NULL;
+	fclose(f);
+	return n;
+}
 
 /*
  * The buffer of a kind. Every step of a bounced walk copies the whole
@@ -193,6 +238,11 @@ static void walk_prepare(struct walk *w)
 		w->len = walk_size(w->kind);
 		w->flags = w->kind == K_THP ? BIDI : SGDMA_REG_TO_DEVICE;
 		break;
+	case K_DMABUF:
+		w->addr = NULL;
+		w->len = DMABUF_LEN - DMABUF_OFFSET;
+		w->flags = BIDI;
+		break;
 	case K_COW:
 		/* A read pin of a private file mapping copies every page first. */
 		if (w->addr)
@@ -220,15 +270,44 @@ static size_t span_pages(const struct walk *w)
  * VmPin every step, the kernel's FOLL_PIN counters (which need a refresh of
  * every CPU's counters, slow here) every fourth.
  */
-static void walk_check_clean(unsigned int n)
+static void walk_check_clean(const struct walk *w, unsigned int n)
 {
 	long long regions = param("regions"), pinned = param("pinned_pages");
-	long long kb = vm_pin_kb(), pins = n % 4 ? 0 : foll_pins_outstanding();
+	long long kb = vm_pin_kb(), pins = n % 4 ? 0 : foll_pins_outstanding() - w->pins_before;
+	long attached = edu_attachments();
 
-	if (regions || pinned || kb || pins)
+	if (regions || pinned || kb || pins || attached > 0)
 		fail("after step %u: regions %lld, pinned_pages %lld, VmPin %lld kB, FOLL_PIN "
-		     "outstanding %lld",
-		     n, regions, pinned, kb, pins);
+		     "outstanding %lld, dma-bufs attached to the device %ld",
+		     n, regions, pinned, kb, pins, attached);
+}
+
+/* REGISTER_DMABUF of @w's range; its reply where REGISTER's would be. */
+static int register_dmabuf(const struct walk *w, struct sgdma_ioc_register *r)
+{
+	struct sgdma_ioc_register_dmabuf d = {
+	    .size = sizeof(d),
+	    .flags = r->flags,
+	    .fd = w->dmabuf,
+	    .offset = DMABUF_OFFSET,
+	    .length = w->len,
+	    .inline_count = r->inline_count,
+	    .inline_segs = r->inline_segs,
+	};
+	int ret = ioctl(w->fd, SGDMA_IOC_REGISTER_DMABUF, &d);
+
+	r->handle = d.handle;
+	r->nsegs = d.nsegs;
+	r->region_flags = d.region_flags;
+	r->inline_count = d.inline_count;
+	return ret;
+}
+
+static const char *kind_call(int kind)
+{
+	return kind == K_OPEN     ? "open(2) of the node"
+	       : kind == K_DMABUF ? "REGISTER_DMABUF"
+	                          : "REGISTER";
 }
 
 /* One step of the walk: 1 when the call succeeded without a fault injected. */
@@ -251,6 +330,8 @@ static int walk_step(struct walk *w, int nthfd, unsigned int n)
 	}
 	if (w->kind == K_OPEN) {
 		ret = open(node_path(), O_RDWR | O_CLOEXEC);
+	} else if (w->kind == K_DMABUF) {
+		ret = register_dmabuf(w, &r);
 	} else {
 		ret = ioctl(w->fd, SGDMA_IOC_REGISTER, &r);
 	}
@@ -297,21 +378,21 @@ static int walk_step(struct walk *w, int nthfd, unsigned int n)
 			     r.inline_count, got);
 		if ((e = sg_unregister(w->fd, r.handle)))
 			fail("step %u: UNREGISTER: %s", n, errname(e));
-		walk_check_clean(n);
+		walk_check_clean(w, n);
 		w->absorbed += left == 0;
 		return left != 0;
 	}
 	if (!clean_register_errno(err))
-		fail("step %u: REGISTER failed with %s", n, errname(err));
+		fail("step %u: %s failed with %s", n, kind_call(w->kind), errname(err));
 	else
 		w->errs[err == ENOMEM ? 0 : err == EFAULT ? 1 : err == EIO ? 2 : 3]++;
 	if (left)
-		fail("step %u: REGISTER failed with %s though no fault was injected", n,
-		     errname(err));
+		fail("step %u: %s failed with %s though no fault was injected", n,
+		     kind_call(w->kind), errname(err));
 	if (r.handle || r.nsegs || r.region_flags)
-		fail("step %u: a failed REGISTER wrote handle %u, nsegs %llu, region_flags %#x", n,
-		     r.handle, (unsigned long long)r.nsegs, r.region_flags);
-	walk_check_clean(n);
+		fail("step %u: a failed %s wrote handle %u, nsegs %llu, region_flags %#x", n,
+		     kind_call(w->kind), r.handle, (unsigned long long)r.nsegs, r.region_flags);
+	walk_check_clean(w, n);
 	return 0;
 }
 
@@ -322,11 +403,11 @@ static int walk_step(struct walk *w, int nthfd, unsigned int n)
  */
 static void walk_child(int kind, double until)
 {
-	struct walk w = {.kind = kind, .memfd = -1};
+	struct walk w = {.kind = kind, .memfd = -1, .dmabuf = -1};
 	char path[64];
 	unsigned int n;
 	int nthfd, ret, done = 0;
-	bool tight = true;
+	bool tight;
 	uint32_t h, extra;
 	uint8_t *spare = map_buffer(PAGE_SZ, false);
 
@@ -344,13 +425,18 @@ static void walk_child(int kind, double until)
 			fail("memfd: %s", strerror(errno));
 		free(data);
 	}
+	if (kind == K_DMABUF && (w.dmabuf = make_udmabuf(&w.memfd)) < 0)
+		fail("udmabuf: %s", strerror(errno));
+	w.pins_before = foll_pins_outstanding();
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
 	nthfd = open(path, O_RDWR | O_CLOEXEC);
 	if (w.fd < 0 || nthfd < 0 || !spare || sgt_drop_cap_ipc_lock()) {
 		fail("%s: setup: %s", kind_name[kind], strerror(errno));
 		_exit(1);
 	}
-	if (kind != K_OPEN) {
+	/* A dma-buf's memory is the exporter's: nothing is charged for it. */
+	tight = kind != K_OPEN && kind != K_DMABUF;
+	if (tight) {
 		walk_prepare(&w);
 		struct rlimit rl = {span_pages(&w) * PAGE_SZ, span_pages(&w) * PAGE_SZ};
 
@@ -388,10 +474,10 @@ static void walk_child(int kind, double until)
 	note("failnth %s: %u fault points; failed with ENOMEM %lu, EFAULT %lu, EIO %lu, EAGAIN "
 	     "%lu; %lu faults absorbed%s",
 	     kind_name[kind], n - 2, w.errs[0], w.errs[1], w.errs[2], w.errs[3], w.absorbed,
-	     kind == K_OPEN ? ""
-	     : tight        ? "; memlock exact"
-	                    : "");
+	     tight ? "; memlock exact" : "");
 	close(w.fd);
+	if (w.dmabuf >= 0)
+		close(w.dmabuf);
 	_exit(0);
 }
 
@@ -431,7 +517,7 @@ static void walk_kind(int kind, double until)
 	if (kind == K_SPLIT && (write_dev_attr("max_segment_size", maxseg) ||
 	                        write_dev_attr("segment_boundary", boundary)))
 		fail("restoring the segment limits");
-	check_end(kind == K_OPEN ? "open(2) of the node" : "REGISTER");
+	check_end(kind_call(kind));
 }
 
 void sc_failnth(void)
@@ -445,8 +531,15 @@ void sc_failnth(void)
 		check_skip("failnth", "cannot configure failslab and fail_page_alloc in debugfs");
 		return;
 	}
-	for (int kind = 0; kind < NKIND; kind++)
+	for (int kind = 0; kind < NKIND; kind++) {
+		if (kind == K_DMABUF && access(UDMABUF_DEV, R_OK | W_OK)) {
+			check_skip("failnth dmabuf",
+			           "the kernel has no udmabuf (" UDMABUF_DEV ": %s)",
+			           strerror(errno));
+			continue;
+		}
 		walk_kind(kind, deadline(4));
+	}
 	fi_reset();
 }
 
