@@ -362,11 +362,8 @@ TEST_F(DefaultDev, HandedOutOutlivesRevocation)
 	/* un-exposed and exposed again: a new node, the old file revoked */
 	unplug(a);
 	fake::Dev *a2 = add("0000:00:03.0");
-	EXPECT_EQ(sgdma_register(b.data(), b.size()), nullptr);
-	EXPECT_EQ(errno, ENODEV);
-	EXPECT_HAS(sgdma_last_error(), "sgdma_register: device 0000:00:03.0 was revoked");
 
-	/* the next call replaces the cached default... */
+	/* the status page says revoked: the next call replaces the default... */
 	sgdma_region *r = sgdma_register(b.data(), b.size());
 	ASSERT_NE(r, nullptr) << sgdma_last_error();
 	sgdma_dev *q = sgdma_default_dev();
