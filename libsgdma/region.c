@@ -174,6 +174,40 @@ static int region_flags(const char *fn, struct sgdma_region *r,
 	return 0;
 }
 
+/*
+ * The segments of a region the module registered: @nsegs in all, the first
+ * @inline_count already in @r's array of @room.  Checks the counts, sizes
+ * @r to them and fetches the rest.  On failure @r is freed and NULL is
+ * returned; the caller unregisters the handle.
+ */
+static struct sgdma_region *take_segments(const char *fn, struct sgdma_region *r, size_t room,
+                                          uint64_t nsegs, uint32_t inline_count)
+{
+	int err;
+
+	if (nsegs == 0 || nsegs > r->len || inline_count > room || inline_count > nsegs) {
+		sgdma__fail(EPROTO,
+		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
+		            (unsigned long long)nsegs, r->len, inline_count);
+		goto err_free;
+	}
+	if (nsegs > room || room - nsegs > INLINE_SLACK) {
+		r = resize_region(fn, r, nsegs);
+		if (!r)
+			return NULL;
+	}
+	r->nsegs = (size_t)nsegs;
+	if (fetch_segs(fn, r, inline_count) < 0 || check_tiling(fn, r) < 0)
+		goto err_free;
+	return r;
+
+err_free:
+	err = errno;
+	free(r);
+	errno = err;
+	return NULL;
+}
+
 static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, void *buf,
                                         size_t len, unsigned int flags)
 {
@@ -211,26 +245,15 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 		goto err_free;
 	}
 
-	if (reg.nsegs == 0 || reg.nsegs > len || reg.inline_count > room ||
-	    reg.inline_count > reg.nsegs) {
-		sgdma__fail(EPROTO,
-		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
-		            (unsigned long long)reg.nsegs, len, reg.inline_count);
-		goto err_free_unregister;
-	}
-	if (reg.nsegs > room || room - reg.nsegs > INLINE_SLACK) {
-		r = resize_region(fn, r, reg.nsegs);
-		if (!r)
-			goto err_unregister;
-	}
 	r->dev = dev;
 	r->addr = buf;
 	r->dmabuf = false;
 	r->len = len;
 	r->handle = reg.handle;
-	r->nsegs = (size_t)reg.nsegs;
-	if (fetch_segs(fn, r, reg.inline_count) < 0 || check_tiling(fn, r) < 0 ||
-	    region_flags(fn, r, &reg) < 0)
+	r = take_segments(fn, r, room, reg.nsegs, reg.inline_count);
+	if (!r)
+		goto err_unregister;
+	if (region_flags(fn, r, &reg) < 0)
 		goto err_free_unregister;
 	if ((flags & SGDMA_REQUIRE_CONTIG) && r->nsegs > 1) {
 		/* A module that does not know the flag mapped it anyway. */
@@ -406,27 +429,16 @@ sgdma_register_dmabuf(struct sgdma_dev *dev, int fd, size_t offset, size_t len, 
 		goto err_free;
 	}
 
-	if (reg.nsegs == 0 || reg.nsegs > len || reg.inline_count > room ||
-	    reg.inline_count > reg.nsegs) {
-		sgdma__fail(EPROTO,
-		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
-		            (unsigned long long)reg.nsegs, len, reg.inline_count);
-		goto err_free_unregister;
-	}
-	if (reg.nsegs > room || room - reg.nsegs > INLINE_SLACK) {
-		r = resize_region(fn, r, reg.nsegs);
-		if (!r)
-			goto err_unregister;
-	}
 	r->dev = dev;
 	r->addr = NULL;
 	r->len = len;
 	r->handle = reg.handle;
-	r->nsegs = (size_t)reg.nsegs;
 	r->dmabuf = true;
+	r = take_segments(fn, r, room, reg.nsegs, reg.inline_count);
+	if (!r)
+		goto err_unregister;
 	flags_reply.region_flags = reg.region_flags;
-	if (fetch_segs(fn, r, reg.inline_count) < 0 || check_tiling(fn, r) < 0 ||
-	    region_flags(fn, r, &flags_reply) < 0)
+	if (region_flags(fn, r, &flags_reply) < 0)
 		goto err_free_unregister;
 	/* The cache lines of the dma-buf's range, not of a user address. */
 	align = dev->info.dma_align;
