@@ -30,18 +30,6 @@
 #if IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
 SGDMA_IMPORT_NS_DMA_BUF;
 
-static enum dma_data_direction sgdma_dmabuf_dir(u32 reg_flags)
-{
-	switch (reg_flags & SGDMA_REG_DIR_MASK) {
-	case SGDMA_REG_TO_DEVICE:
-		return DMA_TO_DEVICE;
-	case SGDMA_REG_FROM_DEVICE:
-		return DMA_FROM_DEVICE;
-	default:
-		return DMA_BIDIRECTIONAL;
-	}
-}
-
 /*
  * The range must lie in the dma-buf, and the dma-buf's file must allow
  * what the device does: write access to be written, read access to be
@@ -223,7 +211,6 @@ int sgdma_region_create_dmabuf(struct sgdma_dev *sd, int fd, u64 offset,
 			       struct sgdma_region **out, u64 *nsegs)
 {
 	struct dma_buf_attachment *attach;
-	enum dma_data_direction dir = sgdma_dmabuf_dir(reg_flags);
 	unsigned int max_entry;
 	struct sgdma_region *r;
 	struct dma_buf *buf;
@@ -237,32 +224,20 @@ int sgdma_region_create_dmabuf(struct sgdma_dev *sd, int fd, u64 offset,
 	buf = dma_buf_get(fd);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	ret = sgdma_dmabuf_check(buf, offset, length, dir);
-	if (ret) {
-		dma_buf_put(buf);
-		return ret;
-	}
-
-	/* As sgdma_region_create(), without pages to pin or charge. */
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	/* Nothing to pin or charge: the exporter holds the memory. */
+	r = sgdma_region_alloc(sd, reg_flags);
 	if (!r) {
 		dma_buf_put(buf);
 		return -ENOMEM;
 	}
-	kref_init(&r->kref);
-	mutex_init(&r->lock);
-	INIT_LIST_HEAD(&r->dev_node);
-	kref_get(&sd->kref);
-	r->sd = sd;
-	r->mm = current->mm;
-	mmgrab(r->mm);
 	r->sgt = &r->split;
 	r->dmabuf = buf;
 	r->addr = offset;
 	r->length = length;
-	r->dir = dir;
-	r->require_contig = reg_flags & SGDMA_REG_REQUIRE_CONTIG;
 
+	ret = sgdma_dmabuf_check(buf, offset, length, r->dir);
+	if (ret)
+		goto err_release;
 	ret = sgdma_region_reserve(r, &max_entry);
 	if (ret)
 		goto err_release;

@@ -207,6 +207,7 @@ void sgdma_dev_flush_iotlb(struct sgdma_dev *sd);
 extern struct class sgdma_class;
 
 /* Regions (sgdma_region.c). */
+struct sgdma_region *sgdma_region_alloc(struct sgdma_dev *sd, u32 reg_flags);
 int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 			u32 reg_flags, u8 *stale, struct sgdma_region **out,
 			u64 *nsegs);

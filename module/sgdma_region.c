@@ -1029,6 +1029,29 @@ void sgdma_region_put(struct sgdma_region *r)
 }
 
 /*
+ * A region of @sd owned by the calling process, with what every kind of
+ * region shares set from @reg_flags; the caller describes its memory.
+ */
+struct sgdma_region *sgdma_region_alloc(struct sgdma_dev *sd, u32 reg_flags)
+{
+	struct sgdma_region *r;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return NULL;
+	kref_init(&r->kref);
+	mutex_init(&r->lock);
+	INIT_LIST_HEAD(&r->dev_node);
+	kref_get(&sd->kref);
+	r->sd = sd;
+	r->mm = current->mm;
+	mmgrab(r->mm);
+	r->dir = sgdma_dir_from_flags(reg_flags);
+	r->require_contig = reg_flags & SGDMA_REG_REQUIRE_CONTIG;
+	return r;
+}
+
+/*
  * Pin, map and describe [@addr, @addr + @length) for @sd's device.  When
  * SGDMA_REG_REQUIRE_CONTIG fails (-E2BIG), *@nsegs says how many segments
  * the region would have had; it is 0 after any other error.
@@ -1053,22 +1076,13 @@ int sgdma_region_create(struct sgdma_dev *sd, u64 addr, u64 length,
 	if (!access_ok(u64_to_user_ptr(addr), length))
 		return -EFAULT;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	r = sgdma_region_alloc(sd, reg_flags);
 	if (!r)
 		return -ENOMEM;
-	kref_init(&r->kref);
-	mutex_init(&r->lock);
-	INIT_LIST_HEAD(&r->dev_node);
-	kref_get(&sd->kref);
-	r->sd = sd;
-	r->mm = current->mm;
-	mmgrab(r->mm);
 	r->sgt = &r->table;
 	r->addr = addr;
 	r->length = length;
 	r->npages = npages;
-	r->dir = sgdma_dir_from_flags(reg_flags);
-	r->require_contig = reg_flags & SGDMA_REG_REQUIRE_CONTIG;
 
 	if (stale) {
 		ret = sgdma_region_watch(r, stale);
