@@ -13,6 +13,11 @@ device exposed by the sgdma kernel module, and read their bus addresses.
     region.sync_for_cpu()                           # device wrote, CPU reads
     region.unregister()                             # or: with region: ...
 
+dma-bufs (udmabuf, DMA heaps, camera and GPU drivers) register the same
+way, by file descriptor: Device.register_dmabuf(fd).  The registration
+cache of libsgdma is Device.cache_enable(); Region.valid says whether a
+region still maps the memory at its addresses.
+
 A thin layer over libsgdma (ctypes): the library is loaded on first use,
 from $SGDMA_LIB, the build tree of this checkout, or the system.  Errors of
 the library raise OSError with its errno and sgdma_last_error()'s message;
@@ -24,6 +29,7 @@ import ctypes
 import enum
 import errno
 import mmap
+import operator
 import os
 import platform
 
@@ -34,7 +40,7 @@ from . import _lib
 # Not open(): "from sgdma import *" must not hide the built-in open().
 __all__ = ["Device", "DeviceInfo", "Direction", "Region", "RegionFlags",
            "SEGMENT_DTYPE", "default_device", "empty", "library_path",
-           "register", "split_segments"]
+           "register", "register_dmabuf", "split_segments"]
 
 
 class Direction(enum.IntEnum):
@@ -117,6 +123,7 @@ class Device:
     def __init__(self, handle, owned):
         self._handle = handle
         self._owned = owned
+        self._cache = False
 
     @property
     def handle(self):
@@ -177,6 +184,37 @@ class Device:
                  require_contig=False):
         """Registers obj with this device: see sgdma.register()."""
         return register(obj, self, direction, require_contig)
+
+    def register_dmabuf(self, fd, offset=0, length=None,
+                        direction=Direction.BIDIRECTIONAL,
+                        require_contig=False):
+        """Registers a dma-buf with this device: see
+        sgdma.register_dmabuf()."""
+        return register_dmabuf(fd, offset, length, self, direction,
+                               require_contig)
+
+    def cache_enable(self, on=True):
+        """Turns libsgdma's registration cache of this handle on or off
+        (sgdma_cache_enable()).  On: register() of a range that a live,
+        valid region of the same direction covers returns that region
+        again (Region.handle is the same; Region.offset says where obj
+        starts in it), and a region stays registered, held by the cache,
+        after its last unregister().  Off (and close()) unregisters the
+        regions only the cache holds.  OSError EOPNOTSUPP when the module
+        cannot report stale regions."""
+        on = bool(on)
+        _check(_lib.lib().sgdma_cache_enable(self._live(), int(on)),
+               "sgdma_cache_enable")
+        self._cache = on
+
+    @property
+    def cache(self):
+        """Whether the registration cache is on (set: cache_enable())."""
+        return self._cache
+
+    @cache.setter
+    def cache(self, on):
+        self.cache_enable(on)
 
     def __repr__(self):
         if self._handle is None:
@@ -250,6 +288,25 @@ def _buffer_of(obj, writes):
     return addr, export.nbytes, export
 
 
+def _direction(direction):
+    try:
+        return Direction(direction)
+    except ValueError:
+        raise ValueError(f"sgdma: direction must be one of "
+                         f"{[d.name for d in Direction]}, not "
+                         f"{direction!r}") from None
+
+
+def _device_arg(dev):
+    """dev checked: a live Device or None."""
+    if dev is not None and not isinstance(dev, Device):
+        raise TypeError(f"sgdma: dev must be a Device or None, not "
+                        f"{type(dev).__name__}")
+    if dev is not None:
+        dev._live()  # a closed device: ValueError before anything else
+    return dev
+
+
 def register(obj, dev=None, direction=Direction.BIDIRECTIONAL,
              require_contig=False):
     """Pins and maps obj's memory for DMA by dev and returns its Region.
@@ -263,17 +320,8 @@ def register(obj, dev=None, direction=Direction.BIDIRECTIONAL,
     The region keeps a reference to obj (and a buffer export of it) until
     it is unregistered, so the memory outlives the registration.
     """
-    try:
-        direction = Direction(direction)
-    except ValueError:
-        raise ValueError(f"sgdma: direction must be one of "
-                         f"{[d.name for d in Direction]}, not "
-                         f"{direction!r}") from None
-    if dev is not None and not isinstance(dev, Device):
-        raise TypeError(f"sgdma: dev must be a Device or None, not "
-                        f"{type(dev).__name__}")
-    if dev is not None:
-        dev._live()  # a closed device: ValueError before anything else
+    direction = _direction(direction)
+    dev = _device_arg(dev)
     addr, length, export = _buffer_of(
         obj, writes=direction != Direction.TO_DEVICE)
     try:
@@ -289,18 +337,83 @@ def register(obj, dev=None, direction=Direction.BIDIRECTIONAL,
         if isinstance(export, memoryview):
             export.release()
         raise
-    return Region(handle, obj, export, device, direction)
+    return Region(handle, obj, export, device, direction, addr)
+
+
+def _fd_of(fd):
+    """The descriptor number of fd: an int, or an object with fileno()."""
+    if hasattr(fd, "fileno"):
+        fd = fd.fileno()
+    try:
+        return operator.index(fd)
+    except TypeError:
+        raise TypeError(f"sgdma: fd must be a file descriptor (an int or "
+                        f"an object with fileno()), not "
+                        f"{type(fd).__name__}") from None
+
+
+def register_dmabuf(fd, offset=0, length=None, dev=None,
+                    direction=Direction.BIDIRECTIONAL, require_contig=False):
+    """Registers bytes [offset, offset + length) of a dma-buf with dev
+    (sgdma_register_dmabuf()) and returns its Region.
+
+    fd: the dma-buf's file descriptor (an int or an object with fileno()):
+    from udmabuf (a memfd's pages), a DMA heap (/dev/dma_heap/system), a
+    camera, GPU or other driver.  length: default the rest of the dma-buf
+    (its size as fstat() reports it).  dev, direction, require_contig: as
+    for register().
+
+    The caller keeps owning fd: the kernel's region holds its own
+    reference to the dma-buf, so fd (and a memfd behind a udmabuf) may be
+    closed as soon as this returns; the memory stays until the region is
+    unregistered.  The region's segments count from offset; Region.addr is
+    None (the memory is the exporter's) and Region.node_pages() fails with
+    EOPNOTSUPP.  CPU access through the program's own mmap() of the
+    dma-buf is bracketed with DMA_BUF_IOCTL_SYNC as the exporter asks.
+    OSError: EBADF for a descriptor that is not open, EINVAL for one that
+    is not a dma-buf or a range outside it, EACCES for a read-only dma-buf
+    the device would write; as for register() otherwise.
+    """
+    direction = _direction(direction)
+    dev = _device_arg(dev)
+    fd = _fd_of(fd)
+    offset = operator.index(offset)
+    if offset < 0:
+        raise ValueError(f"sgdma: offset must be >= 0, not {offset}")
+    if length is None:
+        try:
+            size = os.fstat(fd).st_size
+        except OSError as err:
+            raise OSError(err.errno, f"sgdma_register_dmabuf: fd {fd}: "
+                                     f"{os.strerror(err.errno)}") from None
+        if offset >= size:
+            raise OSError(errno.EINVAL, f"sgdma_register_dmabuf: offset "
+                                        f"{offset} is not inside fd {fd} "
+                                        f"({size} bytes; a dma-buf?)")
+        length = size - offset
+    length = operator.index(length)
+    if length <= 0:
+        raise ValueError(f"sgdma: length must be > 0, not {length}")
+    device = dev if dev is not None else default_device()
+    flags = int(direction) | (_REQUIRE_CONTIG if require_contig else 0)
+    handle = _lib.lib().sgdma_register_dmabuf(device.handle, fd, offset,
+                                              length, flags)
+    if not handle:
+        raise _error("sgdma_register_dmabuf")
+    return Region(handle, None, None, device, direction, None)
 
 
 class Region:
-    """A registered (pinned and DMA-mapped) buffer: sgdma.register().
+    """A registered (pinned and DMA-mapped) buffer: sgdma.register(), or a
+    dma-buf: sgdma.register_dmabuf().
 
     Released by unregister(), at the end of a with block, or when garbage
     collected.  Until then it holds obj, so the memory stays mapped.
     """
 
-    def __init__(self, handle, obj, export, device, direction):
+    def __init__(self, handle, obj, export, device, direction, buf_addr):
         self._handle = handle
+        self._buf_addr = buf_addr
         self._obj = obj
         self._export = export
         self._device = device
@@ -327,6 +440,45 @@ class Region:
         return self._handle is not None
 
     @property
+    def handle(self):
+        """The struct sgdma_region pointer, as an int (None once
+        unregistered).  With the registration cache, two Regions of the
+        same registration have the same handle."""
+        return self._handle
+
+    @property
+    def is_dmabuf(self):
+        """True for a dma-buf's region (register_dmabuf())."""
+        return self._addr is None
+
+    @property
+    def offset(self):
+        """Where the registered object starts in the region, in bytes: 0,
+        except for a region the registration cache handed out again for a
+        part of it (segment offsets count from the region's start)."""
+        if self._buf_addr is None or self._addr is None:
+            return 0
+        return self._buf_addr - self._addr
+
+    @property
+    def valid(self):
+        """Whether the region still maps the memory at its addresses
+        (sgdma_region_valid(), no system call): False once any of its
+        pages was unmapped, remapped or replaced (munmap() and mmap() at
+        the same address, mremap(), MADV_DONTNEED, a copy-on-write), after
+        revocation and in a forked child.  A stale region stays pinned and
+        mapped (the device reaches the old pages) until unregistered.
+        OSError EOPNOTSUPP for a dma-buf's region (it has no addresses in
+        the process) or when the module does not report stale regions."""
+        handle = self._live()
+        if self.is_dmabuf:
+            raise OSError(errno.EOPNOTSUPP, "Region.valid: a dma-buf's "
+                                            "region has no addresses in the "
+                                            "process to go stale")
+        ret = _lib.lib().sgdma_region_valid(handle)
+        return bool(_check(ret, "sgdma_region_valid"))
+
+    @property
     def obj(self):
         """The registered object."""
         return self._obj
@@ -338,12 +490,12 @@ class Region:
 
     @property
     def addr(self):
-        """The buffer's virtual address."""
+        """The region's virtual address (None for a dma-buf)."""
         return self._addr
 
     @property
     def nbytes(self):
-        """The buffer's length in bytes."""
+        """The region's length in bytes."""
         return self._len
 
     @property
@@ -424,8 +576,10 @@ class Region:
     def __repr__(self):
         if self._handle is None:
             return "<sgdma.Region unregistered>"
-        return (f"<sgdma.Region {self._len} bytes, {len(self._segments)} "
-                f"segment(s), {self.direction.name}, {self._flags!r}>")
+        kind = "dma-buf " if self.is_dmabuf else ""
+        return (f"<sgdma.Region {kind}{self._len} bytes, "
+                f"{len(self._segments)} segment(s), {self.direction.name}, "
+                f"{self._flags!r}>")
 
 
 def _possible_nodes():

@@ -4,6 +4,7 @@
 import ctypes
 import ctypes.util
 import os
+import platform
 import threading
 from pathlib import Path
 
@@ -42,6 +43,10 @@ _PROTOTYPES = {
     "sgdma_dev_dma_align": (ctypes.c_size_t, [_DEV]),
     "sgdma_dev_register": (_REGION, [_DEV, ctypes.c_void_p, ctypes.c_size_t,
                                      ctypes.c_uint]),
+    "sgdma_register_dmabuf": (_REGION, [_DEV, ctypes.c_int, ctypes.c_size_t,
+                                        ctypes.c_size_t, ctypes.c_uint]),
+    "sgdma_cache_enable": (ctypes.c_int, [_DEV, ctypes.c_int]),
+    "sgdma_region_valid": (ctypes.c_int, [_REGION]),
     "sgdma_region_nsegs": (ctypes.c_size_t, [_REGION]),
     "sgdma_region_segs": (_SEGS, [_REGION]),
     "sgdma_region_flags": (ctypes.c_uint, [_REGION]),
@@ -65,16 +70,25 @@ _lock = threading.Lock()
 _loaded = None
 
 
+# platform.machine() -> the architecture's name in the build tree
+# (build/<arch>/libsgdma: the cross builds of SConstruct).
+_ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
 def candidates():
     """Where the library is looked for, in order: $SGDMA_LIB, the build
-    tree of the checkout this package is in, the system's library path."""
+    tree of the checkout this package is in (this machine's architecture's
+    cross build, build/<arch>/libsgdma, then the native build,
+    build/libsgdma: one of another architecture fails to load and the next
+    is tried), the system's library path."""
     env = os.environ.get("SGDMA_LIB")
     if env:
         return [env]
     found = []
-    build = Path(__file__).resolve().parents[2] / "build" / "libsgdma"
-    if (build / SONAME).exists():
-        found.append(str(build / SONAME))
+    build = Path(__file__).resolve().parents[2] / "build"
+    arch = _ARCHES.get(platform.machine())
+    dirs = ([build / arch / "libsgdma"] if arch else []) + [build / "libsgdma"]
+    found += [str(d / SONAME) for d in dirs if (d / SONAME).exists()]
     found.append(ctypes.util.find_library("sgdma") or SONAME)
     return found
 
