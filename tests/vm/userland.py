@@ -10,12 +10,20 @@ only carries what the scripts call: /bin/sh (dash: busybox's shell would
 run its own applets before the packages' programs), the usual commands
 (busybox), python3 (sgdump's JSON checks), kmod (compressed modules),
 e2fsprogs (mkfs.ext4), mount (which, unlike busybox's, finds a loop
-device's filesystem type, so its module loads).
+device's filesystem type, so its module loads), numpy and pytest (the
+Python package's tests, python/, over the guest's shared libsgdma).
 
 It is the closure of PACKAGES over Depends and Pre-Depends of the same
-architecture (data and tools that any architecture satisfies are left out),
-unpacked with dpkg -x, never installed, with bin/, sbin/ and lib/ merged
-into usr/ and busybox linked in for every command no package brings. Kept in
+architecture (data and tools that any architecture satisfies are left out;
+of a choice, the first: libblas3 and liblapack3, the reference BLAS, not
+OpenBLAS), plus the closure of PURE (Python packages of architecture all)
+over the dependencies of architecture all, unpacked with dpkg -x, never
+installed, with bin/, sbin/ and lib/ merged into usr/ and busybox linked in
+for every command no package brings. What maintainer scripts would do and
+the guest needs is done here: the BLAS and LAPACK alternatives' links, and
+Python's bytecode compiled by the host's Python of the same version (the
+guest sees the tree read-only; an emulated guest would otherwise compile
+every module it imports, every run). Kept in
 $SGDMA_CACHE/userland/<arch>-<hash of the .deb names>/usr.
 
   userland.py ensure [ARCH]      build it (if needed); prints its /usr
@@ -33,9 +41,10 @@ import kernels  # noqa: E402  (the cache, apt downloads and locks)
 
 HOST_BUSYBOX = Path("/bin/busybox")
 PACKAGES = ["busybox-static", "dash", "kmod", "e2fsprogs", "mount", "python3.11-minimal",
-            "libpython3.11-stdlib"]
+            "libpython3.11-stdlib", "python3-numpy"]
+PURE = ["python3-pytest"]
 # Bump when the way the tree is made changes (the .deb names do not say so).
-RECIPE = "2"
+RECIPE = "3"
 
 
 def _depends(packages):
@@ -64,15 +73,58 @@ def _depends(packages):
     return found
 
 
+def _arch_all(packages):
+    """Those of @packages (names without architecture) whose candidate is of
+    architecture all."""
+    out = subprocess.run(["apt-cache", "show", "--no-all-versions"] + packages, check=True,
+                         capture_output=True, text=True).stdout
+    found, name = set(), None
+    for line in out.splitlines():
+        if line.startswith("Package: "):
+            name = line.split()[1]
+        elif line.startswith("Architecture: ") and line.split()[1] == "all":
+            found.add(name)
+    return found
+
+
 def closure(arch):
-    """PACKAGES for @arch and what they need of @arch, as NAME:ARCH."""
+    """PACKAGES for @arch and what they need of @arch, as NAME:ARCH; PURE and
+    what they need of architecture all, as NAME."""
     def answer():
         have, todo = set(), {f"{p}:{arch}" for p in PACKAGES}
         while todo:
             have |= todo
             todo = {d for d in _depends(sorted(todo)) if d.endswith(f":{arch}")} - have
-        return sorted(have)
-    return kernels.apt_answer(f"userland {arch} {' '.join(PACKAGES)}", answer)
+        pure, todo = set(), set(PURE)
+        while todo:
+            pure |= todo
+            deps = {d for d in _depends(sorted(todo)) if ":" not in d} - pure
+            todo = _arch_all(sorted(deps)) if deps else set()
+        return sorted(have) + sorted(pure)
+    return kernels.apt_answer(f"userland {arch} {' '.join(PACKAGES)} + {' '.join(PURE)}", answer)
+
+
+def _alternatives(usr):
+    """The links update-alternatives makes for the reference BLAS and LAPACK
+    (usr/lib/<triplet>/libblas.so.3 -> blas/libblas.so.3): numpy's
+    extensions need them."""
+    for lib in sorted(usr.glob("lib/*/blas/lib*.so.3")) + sorted(
+            usr.glob("lib/*/lapack/lib*.so.3")):
+        link = lib.parent.parent / lib.name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(f"{lib.parent.name}/{lib.name}")
+
+
+def _compile_python(usr):
+    """Bytecode for the userland's Python modules, by the host's Python when
+    it is the same version (bytecode does not depend on the architecture)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not (usr / "lib" / version).is_dir():
+        return
+    dirs = [usr / "lib" / version, usr / "lib/python3/dist-packages"]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "-x", "/test/|/tests/"]
+                   + [str(d) for d in dirs if d.is_dir()], check=False,
+                   stdout=subprocess.DEVNULL)
 
 
 def _merge_usr(root):
@@ -119,6 +171,8 @@ def ensure(arch):
         _merge_usr(entry)
         for d in ("doc", "man", "locale", "info", "lintian"):
             shutil.rmtree(usr / "share" / d, ignore_errors=True)
+        for d in sorted(usr.glob("lib/python3/dist-packages/numpy/**/tests")):
+            shutil.rmtree(d)  # numpy's own test suite
         for applet in _busybox_applets():
             name = Path(applet).name
             dest = usr / applet.removeprefix("usr/")
@@ -133,6 +187,8 @@ def ensure(arch):
         python = usr / "bin/python3"
         if not python.exists():
             python.symlink_to(next(usr.glob("bin/python3.[0-9]*")).name)
+        _alternatives(usr)
+        _compile_python(usr)
         # Mount points of the guest's /lib/modules (sgvm mounts over it).
         (usr / "lib/modules").mkdir(parents=True, exist_ok=True)
         done.write_text("\n".join(d.name for d in debs) + "\n")
