@@ -7,8 +7,8 @@
  *              [--max-regions N] [--progress S] [--kmsg] [--hang S]
  *              [--trace] [--quiet]
  *
- * It knows the five commands of <linux/sgdma.h> (INFO, REGISTER, GET_SEGS,
- * SYNC, UNREGISTER) and their structs, and calls them with:
+ * It knows the six commands of <linux/sgdma.h> (INFO, REGISTER, GET_SEGS,
+ * SYNC, UNREGISTER, REGISTER_DMABUF) and their structs, and calls them with:
  *  - sizes around each struct's versions: 0, 1, 4, below the first version,
  *    exact, longer with a zero or a non-zero tail, a page and more, 4 GiB;
  *    the struct at an odd address, across a page, cut by a PROT_NONE page,
@@ -17,7 +17,8 @@
  *    ioctl number, and numbers that are not sgdma's (ENOTTY);
  *  - random flags and reserved words, non-zero output fields on input;
  *  - handles alive (a table of the live regions each thread registered,
- *    used most of the time), unregistered, 0, never given out, random;
+ *    user memory and dma-buf ones, used most of the time), unregistered, 0,
+ *    never given out, random;
  *  - buffers in anonymous, transparent-huge-page, read-only, PROT_NONE,
  *    shared and private memfd and hugetlb memory, the edu device's BAR
  *    (/sys/bus/pci/devices/<bdf>/resource0, VM_IO | VM_PFNMAP), the stack,
@@ -25,6 +26,16 @@
  *    own page, unmapped gaps, NULL, kernel and non-canonical addresses, and
  *    ranges that wrap around 2^64; lengths 0, 1, a page +-1, the rest of a
  *    mapping and more, 2 MiB, max_region_bytes +-1, huge, near 2^64;
+ *  - REGISTER_DMABUF of descriptors that are dma-bufs (udmabufs over sealed
+ *    memfds, system-heap buffers, some of them handed out read-only), dups
+ *    of them, closed ones, and descriptors that are not dma-bufs (-1 and
+ *    other negative numbers, numbers above the descriptor limit, a pipe, a
+ *    regular file, an O_PATH one, a memfd, /dev/zero, the sgdma file
+ *    itself, small random numbers); offsets and lengths at and past the
+ *    dma-buf's end, misaligned, 0, wrapping; each thread keeps a few
+ *    dma-bufs and now and then closes one (the regions on it live on) or
+ *    replaces it. A kernel without an exporter (no /dev/udmabuf, no
+ *    /dev/dma_heap/system) gets the descriptors that are not dma-bufs only;
  *  - GET_SEGS with first and count at and past the ends, segs NULL, kernel,
  *    read-only, cut by a guard page; SYNC ranges at and past the edges;
  *  - interleaved with mmap (over registered buffers), munmap, mprotect,
@@ -46,14 +57,17 @@
  *    valid calls on live regions, EFAULT for replies that cannot be written;
  *  - the kernel writes nothing outside the struct's size, and a call that
  *    fails with anything but EFAULT leaves the struct as it was;
- *  - a successful REGISTER's segments tile the buffer (offsets contiguous
+ *  - a successful REGISTER's or REGISTER_DMABUF's segments tile the buffer
+ *    or the dma-buf's range (offsets contiguous
  *    from 0, lengths summing to the length), each within the device's DMA
  *    mask, maximum segment and boundary; GET_SEGS later returns the same
  *    segments and exactly min(count, nsegs - first) of them; INFO reports
  *    the same device every time;
- *  - at the end, with every file closed and every child reaped: the
- *    module's regions and pinned_pages are 0 and nr_foll_pin_acquired ==
- *    nr_foll_pin_released in /proc/vmstat.
+ *  - at the end, with every file and dma-buf closed and every child reaped:
+ *    the module's regions and pinned_pages are 0, nr_foll_pin_acquired ==
+ *    nr_foll_pin_released in /proc/vmstat and, where debugfs shows the
+ *    dma-bufs (dma_buf/bufinfo), none is attached to the device and there
+ *    are as many as before the run.
  * Kernel reports (Oops, WARNING, KASAN, lockdep) are for whoever watches
  * the kernel log (tests/vm/sgvm fails the VM on them); with --kmsg the
  * fuzzer reads /dev/kmsg after every call and fails at the first report,
@@ -99,7 +113,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/dma-heap.h>
 #include <linux/sgdma.h>
+#include <linux/udmabuf.h>
 
 #include "sgtest.h"
 
@@ -130,10 +146,12 @@
 #endif
 
 #define B(e) (1ULL << (e))
+/* EOPNOTSUPP (95) in the 64-bit errno sets; ETIME (62) is never sgdma's. */
+#define E_NOTSUPP 62
 
 /* ------------------------------------------------------------------ commands */
 
-enum { C_INFO, C_REGISTER, C_GET_SEGS, C_SYNC, C_UNREGISTER, C_BAD, NCMD };
+enum { C_INFO, C_REGISTER, C_GET_SEGS, C_SYNC, C_UNREGISTER, C_REGISTER_DMABUF, C_BAD, NCMD };
 
 #define COMMON_ERRS (B(EFAULT) | B(EINVAL) | B(E2BIG) | B(ENODEV))
 #define OWNER_ERRS  (B(EBADF) | B(EPERM))
@@ -160,6 +178,11 @@ static const struct cmdinfo {
     [C_UNREGISTER] = {"UNREGISTER", SGDMA_IOC_UNREGISTER, sizeof(struct sgdma_ioc_unregister),
                       sizeof(struct sgdma_ioc_unregister),
                       B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOENT)},
+    [C_REGISTER_DMABUF] = {"REGISTER_DMABUF", SGDMA_IOC_REGISTER_DMABUF,
+                           sizeof(struct sgdma_ioc_register_dmabuf),
+                           FIRST_SIZE(struct sgdma_ioc_register_dmabuf, inline_segs),
+                           B(0) | COMMON_ERRS | OWNER_ERRS | B(ENOSPC) | B(ENOMEM) | B(EIO) |
+                               B(EBUSY) | B(EACCES) | B(E_NOTSUPP)},
     [C_BAD] = {"BAD_IOCTL", 0, sizeof(struct sgdma_ioc_info), sizeof(struct sgdma_ioc_info),
                B(ENOTTY)},
 };
@@ -174,15 +197,26 @@ static const char *errname(int e)
 		int e;
 		const char *name;
 	} names[] = {
-	    {0, "OK"},          {EPERM, "EPERM"},   {ENOENT, "ENOENT"}, {EINTR, "EINTR"},
-	    {EIO, "EIO"},       {E2BIG, "E2BIG"},   {EBADF, "EBADF"},   {ENOMEM, "ENOMEM"},
-	    {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},   {EEXIST, "EEXIST"}, {ENODEV, "ENODEV"},
-	    {EINVAL, "EINVAL"}, {ENOTTY, "ENOTTY"}, {ENOSPC, "ENOSPC"}, {EOPNOTSUPP, "EOPNOTSUPP"},
+	    {0, "OK"},          {EPERM, "EPERM"},
+	    {ENOENT, "ENOENT"}, {EINTR, "EINTR"},
+	    {EIO, "EIO"},       {E2BIG, "E2BIG"},
+	    {EBADF, "EBADF"},   {ENOMEM, "ENOMEM"},
+	    {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},
+	    {EEXIST, "EEXIST"}, {ENODEV, "ENODEV"},
+	    {EINVAL, "EINVAL"}, {ENOTTY, "ENOTTY"},
+	    {ENOSPC, "ENOSPC"}, {EOPNOTSUPP, "EOPNOTSUPP"},
+	    {EACCES, "EACCES"}, {E_NOTSUPP, "EOPNOTSUPP"},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].e == e)
 			return names[i].name;
 	return "E?";
+}
+
+/* An errno's bit in the sets: 63 for any other. */
+static int ecode(int e)
+{
+	return e == EOPNOTSUPP ? E_NOTSUPP : e >= 0 && e < 62 ? e : 63;
 }
 
 static void errset(uint64_t set, char *buf, size_t size)
@@ -255,11 +289,16 @@ enum { M_REMAP, M_MUNMAP, M_REFILL, M_MPROTECT, M_MADVISE, M_TOUCH, M_PUNCH, NME
 static const char *const memop_name[NMEM] = {"mmap",    "munmap", "refill", "mprotect",
                                              "madvise", "write",  "punch"};
 
+/* The kinds of dma-buf the fuzzer makes. */
+enum { DB_UDMABUF, DB_HEAP, DB_HEAP_RO, NDBKIND };
+static const char *const dbkind_name[NDBKIND] = {"udmabuf", "heap", "heap-ro"};
+
 /* Counters shared with forked children (MAP_SHARED). */
 struct shared {
 	atomic_uint_fast64_t calls;
 	atomic_uint_fast64_t res[NCMD][64];
 	atomic_uint_fast64_t child_calls, forks, reopens, tiled, segs_checked;
+	atomic_uint_fast64_t dbuf_made[NDBKIND], dbuf_failed, dbuf_closed, dbuf_regions;
 	atomic_uint_fast64_t memops[NMEM];
 	atomic_int stop, failed;
 };
@@ -288,7 +327,9 @@ struct slot {
 
 struct handle {
 	uint32_t h;
+	bool dmabuf;
 	uint64_t len;
+	uint64_t cost; /* bytes it holds: a dma-buf region maps its whole dma-buf */
 	uint64_t nsegs;
 	unsigned int nstored;
 	struct sgdma_ioc_seg segs[NSTORE];
@@ -306,6 +347,17 @@ struct fdstate {
 	uint64_t live_bytes;
 };
 
+/* A dma-buf a thread keeps, at a descriptor number of its own. */
+#define NDBUF 3
+
+struct dbuf {
+	int num;   /* its descriptor number, closed while fd is -1 */
+	int fd;    /* num, or -1: closed */
+	int kind;  /* DB_* */
+	int memfd; /* a udmabuf's memfd, or -1 (closed at once) */
+	uint64_t size;
+};
+
 struct thread {
 	int id;
 	pthread_t tid;
@@ -316,6 +368,8 @@ struct thread {
 	uint8_t *segbuf, *segguard, *segro;
 	uint8_t *sdirty_lo, *sdirty_hi;
 	uint8_t *stack;
+	struct dbuf dbufs[NDBUF];
+	int dbuf_closed_num; /* a descriptor number that is never open */
 	bool in_child;
 	_Atomic(struct call *) busy; /* the call in the kernel now, for the hang report */
 	uint64_t digest;
@@ -350,6 +404,10 @@ static uint8_t fuzz_data[4 * 4096] __attribute__((aligned(4096))) = {1};
 static struct thread **all_threads;
 static atomic_int workers_left; /* threads still fuzzing, for the watchdog */
 static int zerofd = -1;
+/* Descriptors that are not dma-bufs, and the exporters there are. */
+static int pipefd[2] = {-1, -1}, filefd = -1, opathfd = -1;
+static bool have_kind[NDBKIND];
+static int nkinds;
 static int kmsgfd = -1;
 static struct timespec start_time;
 static struct {
@@ -421,6 +479,26 @@ static const char *const place_name[] = {"arena", "cross", "edge", "ro",     "ro
 enum hclass { H_NONE, H_LIVE, H_STALE, H_ZERO, H_NEVER, H_OTHER };
 static const char *const hclass_name[] = {"-", "live", "stale", "zero", "never", "other"};
 
+/* REGISTER_DMABUF's descriptor. */
+enum dclass {
+	D_DMABUF, /* a thread's dma-buf, open */
+	D_DUP,    /* a dup of one */
+	D_CLOSED, /* a number that is not open (a closed dma-buf's, or never used) */
+	D_NEG,
+	D_HUGE, /* beyond the descriptor table */
+	D_PIPE,
+	D_FILE, /* a regular file */
+	D_OPATH,
+	D_MEMFD,
+	D_DEVZERO,
+	D_SELF,   /* the sgdma file of the call */
+	D_RANDOM, /* whatever a small number is now */
+	NDCLASS
+};
+static const char *const dclass_name[NDCLASS] = {"dmabuf", "dup",       "closed", "negative",
+                                                 "huge",   "pipe",      "file",   "O_PATH",
+                                                 "memfd",  "/dev/zero", "self",   "random"};
+
 enum sclass { S_GOOD, S_EDGE, S_GUARD, S_RO, S_NULL, S_KERNEL, S_NONCANON, S_SLOT };
 static const char *const sclass_name[] = {"good", "edge",   "guard",    "ro",
                                           "null", "kernel", "noncanon", "slot"};
@@ -431,6 +509,7 @@ union args {
 	struct sgdma_ioc_get_segs gs;
 	struct sgdma_ioc_sync sync;
 	struct sgdma_ioc_unregister unreg;
+	struct sgdma_ioc_register_dmabuf regd;
 	uint8_t raw[128];
 };
 
@@ -453,6 +532,9 @@ struct call {
 	bool live_memory; /* the fuzzer's own live data: the device may only read it */
 	enum sclass sc;
 	uint64_t n_expect; /* GET_SEGS on a live handle: entries to be written */
+	enum dclass dc;    /* REGISTER_DMABUF */
+	const struct dbuf *db;
+	int tmpfd; /* D_DUP: closed after the call */
 	/* outcome */
 	uint64_t want;
 	const char *why;
@@ -495,6 +577,20 @@ static void describe(const struct thread *t, const struct call *c, char *buf, si
 		              a->reg.inline_count, (unsigned long long)a->reg.inline_segs,
 		              sclass_name[c->sc]);
 		break;
+	case C_REGISTER_DMABUF:
+		n +=
+		    snprintf(buf + n, size - n,
+		             " flags=0x%x fd=%d(%s%s%s) offset=0x%llx length=0x%llx [dma-buf size "
+		             "0x%llx] handle=%u reserved=0x%x reserved2=0x%x nsegs=%llu "
+		             "region_flags=0x%x inline=%u@0x%llx(%s)",
+		             a->regd.flags, a->regd.fd, dclass_name[c->dc], c->db ? " " : "",
+		             c->db ? dbkind_name[c->db->kind] : "",
+		             (unsigned long long)a->regd.offset, (unsigned long long)a->regd.length,
+		             (unsigned long long)(c->db ? c->db->size : 0), a->regd.handle,
+		             a->regd.reserved, a->regd.reserved2, (unsigned long long)a->regd.nsegs,
+		             a->regd.region_flags, a->regd.inline_count,
+		             (unsigned long long)a->regd.inline_segs, sclass_name[c->sc]);
+		break;
 	case C_GET_SEGS:
 		n += snprintf(buf + n, size - n,
 		              " flags=0x%x handle=%u(%s) reserved=0x%x first=%llu count=%llu "
@@ -517,8 +613,9 @@ static void describe(const struct thread *t, const struct call *c, char *buf, si
 		break;
 	}
 	if (c->h && n < size)
-		n += snprintf(buf + n, size - n, " [region len=0x%llx nsegs=%llu]",
-		              (unsigned long long)c->h->len, (unsigned long long)c->h->nsegs);
+		n += snprintf(buf + n, size - n, " [%sregion len=0x%llx nsegs=%llu]",
+		              c->h->dmabuf ? "dma-buf " : "", (unsigned long long)c->h->len,
+		              (unsigned long long)c->h->nsegs);
 	if (n < size)
 		snprintf(buf + n, size - n, " -> %s",
 		         !c->returned ? "still in the kernel"
@@ -940,7 +1037,7 @@ static bool reg_inputs_valid(const struct sgdma_ioc_register *a)
 }
 
 /* Where REGISTER is to put the first segments: mostly room for them, or none. */
-static void gen_inline(struct thread *t, struct call *c, struct sgdma_ioc_register *a)
+static void gen_inline(struct thread *t, struct call *c, uint32_t *inline_count, __u64 *inline_segs)
 {
 	struct rng *r = &t->rng;
 	size_t cap = (size_t)(t->segguard - t->segbuf) / sizeof(struct sgdma_ioc_seg);
@@ -950,24 +1047,24 @@ static void gen_inline(struct thread *t, struct call *c, struct sgdma_ioc_regist
 	if (x < 40)
 		return;
 	if (x < 42) {
-		a->inline_segs = (uintptr_t)t->segbuf; /* without a count: EINVAL */
+		*inline_segs = (uintptr_t)t->segbuf; /* without a count: EINVAL */
 		return;
 	}
-	a->inline_count = pct(r, 60) ? 1 + below(r, 4) : 1 + below(r, cap);
+	*inline_count = pct(r, 60) ? 1 + below(r, 4) : 1 + below(r, cap);
 	if (x < 88) {
-		a->inline_segs = (uintptr_t)t->segbuf;
+		*inline_segs = (uintptr_t)t->segbuf;
 	} else if (x < 92) {
 		c->sc = S_GUARD;
-		a->inline_segs = (uintptr_t)t->segguard + 8 * below(r, 16);
+		*inline_segs = (uintptr_t)t->segguard + 8 * below(r, 16);
 	} else if (x < 95) {
 		c->sc = S_RO;
-		a->inline_segs = (uintptr_t)t->segro + 8 * below(r, 16);
+		*inline_segs = (uintptr_t)t->segro + 8 * below(r, 16);
 	} else if (x < 97) {
 		c->sc = S_NULL;
-		a->inline_segs = 8 * below(r, 512);
+		*inline_segs = 8 * below(r, 512);
 	} else {
 		c->sc = S_KERNEL;
-		a->inline_segs = kernel_addrs[below(r, sizeof(kernel_addrs) / 8)];
+		*inline_segs = kernel_addrs[below(r, sizeof(kernel_addrs) / 8)];
 	}
 }
 
@@ -994,8 +1091,166 @@ static void gen_register(struct thread *t, struct call *c)
 	a->reserved = gen_reserved(r);
 	a->nsegs = pct(r, 97) ? 0 : rnd(r);
 	a->region_flags = pct(r, 98) ? 0 : 1U << below(r, 32);
-	gen_inline(t, c, a);
+	gen_inline(t, c, &a->inline_count, &a->inline_segs);
 	c->inputs_valid = reg_inputs_valid(a);
+}
+
+static bool regd_inputs_valid(const struct sgdma_ioc_register_dmabuf *a)
+{
+	return !(a->flags & ~REG_FLAGS) && (a->flags & SGDMA_REG_DIR_MASK) && !a->reserved &&
+	       !a->reserved2 && !a->handle && !a->nsegs && !a->region_flags &&
+	       (a->inline_count || !a->inline_segs);
+}
+
+/* A thread's dma-buf, open or closed; NULL when there are no exporters. */
+static struct dbuf *pick_dbuf(struct thread *t)
+{
+	return nkinds ? &t->dbufs[below(&t->rng, NDBUF)] : NULL;
+}
+
+/*
+ * REGISTER_DMABUF's descriptor. Most are the thread's dma-bufs; without an
+ * exporter only the other classes are drawn.
+ */
+static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
+{
+	struct rng *r = &t->rng;
+	unsigned int x = below(r, 100);
+	struct dbuf *d = NULL;
+
+	if (x < 60) {
+		d = pick_dbuf(t);
+		if (!d)
+			x = 60 + below(r, 40);
+	}
+	if (x < 60) {
+		if (d->fd < 0) {
+			c->dc = D_CLOSED;
+			*fd = d->num;
+		} else if (x < 54) {
+			c->dc = D_DMABUF;
+			c->db = d;
+			*fd = d->fd;
+		} else {
+			c->tmpfd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+			if (c->tmpfd < 0)
+				fail(t, c, "dup of a dma-buf: %s", strerror(errno));
+			c->dc = D_DUP;
+			c->db = d;
+			*fd = c->tmpfd;
+		}
+	} else if (x < 64) {
+		c->dc = D_CLOSED;
+		*fd = t->dbuf_closed_num;
+	} else if (x < 68) {
+		const int v[] = {-1, -2, INT_MIN, -1 - (int)below(r, 4096)};
+		c->dc = D_NEG;
+		*fd = v[below(r, 4)];
+	} else if (x < 71) {
+		const int v[] = {INT_MAX, 1 << 20, 65536 + (int)below(r, 4096)};
+		c->dc = D_HUGE;
+		*fd = v[below(r, 3)];
+	} else if (x < 75) {
+		c->dc = D_PIPE;
+		*fd = pipefd[below(r, 2)];
+	} else if (x < 79) {
+		c->dc = D_FILE;
+		*fd = filefd;
+	} else if (x < 81) {
+		c->dc = D_OPATH;
+		*fd = opathfd;
+	} else if (x < 85) {
+		/* The memfd under a udmabuf is not the dma-buf. */
+		d = pick_dbuf(t);
+		c->dc = D_MEMFD;
+		*fd = d && d->memfd >= 0 ? d->memfd : slots[below(r, NSLOT)].memfd;
+	} else if (x < 88) {
+		c->dc = D_DEVZERO;
+		*fd = zerofd;
+	} else if (x < 93) {
+		c->dc = D_SELF;
+		*fd = c->fs->fd;
+	} else {
+		c->dc = D_RANDOM;
+		*fd = below(r, 64);
+	}
+}
+
+static void gen_register_dmabuf(struct thread *t, struct call *c)
+{
+	struct rng *r = &t->rng;
+	const uint32_t valid[] = {
+	    SGDMA_REG_TO_DEVICE,
+	    SGDMA_REG_FROM_DEVICE,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+	};
+	struct sgdma_ioc_register_dmabuf *a = &c->in.regd;
+	uint64_t S, off, len, rest;
+	unsigned int x;
+
+	a->flags = gen_flags(r, valid, 5);
+	gen_dmabuf_fd(t, c, &a->fd);
+	/* Sizes of the dma-buf or, for anything else, of what one might be. */
+	S = c->db ? c->db->size : page * (1 + below(r, 16));
+	x = below(r, 100);
+	if (x < 40)
+		off = 0;
+	else if (x < 55)
+		off = page * below(r, S / page);
+	else if (x < 67)
+		off = below(r, S);
+	else if (x < 72)
+		off = S - 1;
+	else if (x < 77)
+		off = S;
+	else if (x < 80)
+		off = S + 1 + below(r, page);
+	else if (x < 84)
+		off = S - page;
+	else if (x < 88)
+		off = page * below(r, S / page) + page - 1 - below(r, 8); /* misaligned */
+	else if (x < 92)
+		off = UINT64_MAX - below(r, page);
+	else if (x < 95)
+		off = 1ULL << 63;
+	else
+		off = rnd(r);
+	rest = off < S ? S - off : 0;
+	x = below(r, 100);
+	if (x < 35)
+		len = rest ? rest : 1;
+	else if (x < 50)
+		len = 1 + below(r, rest ? rest : page);
+	else if (x < 56)
+		len = 1;
+	else if (x < 61)
+		len = rest + 1;
+	else if (x < 66)
+		len = 0;
+	else if (x < 71) {
+		const uint64_t v[] = {page - 1, page, page + 1};
+		len = v[below(r, 3)];
+	} else if (x < 75)
+		len = S;
+	else if (x < 78)
+		len = UINT64_MAX;
+	else if (x < 81)
+		len = -off; /* offset + length wraps to 0 */
+	else if (x < 84)
+		len = pct(r, 50) ? max_region_bytes + 1 : max_region_bytes;
+	else
+		len = 1 + below(r, S);
+	a->offset = off;
+	a->length = len;
+	a->handle = pct(r, 97) ? 0 : (uint32_t)rnd(r);
+	a->reserved = gen_reserved(r);
+	a->reserved2 = gen_reserved(r);
+	a->nsegs = pct(r, 97) ? 0 : rnd(r);
+	a->region_flags = pct(r, 98) ? 0 : 1U << below(r, 32);
+	gen_inline(t, c, &a->inline_count, &a->inline_segs);
+	c->inputs_valid = regd_inputs_valid(a);
 }
 
 static void gen_segs_ptr(struct thread *t, struct call *c, uint64_t *segs)
@@ -1167,6 +1422,63 @@ static void gen_unregister(struct thread *t, struct call *c)
 	c->inputs_valid = !a->flags && !a->reserved;
 }
 
+/*
+ * REGISTER_DMABUF's documented answer once its arguments are valid: every
+ * error whose condition holds is acceptable (the order of the checks is
+ * not documented), success and the mapping's own errors when none holds.
+ */
+static uint64_t expect_register_dmabuf(struct call *c, bool reply_ok)
+{
+	const struct sgdma_ioc_register_dmabuf *a = &c->in.regd;
+	uint64_t errs = 0, want = B(ENOSPC), end;
+	bool unknown = false;
+
+	if (!(base_info.features & SGDMA_FEAT_DMABUF)) {
+		c->why = "no dma-buf support";
+		return want | B(E_NOTSUPP);
+	}
+	if (!a->length)
+		errs |= B(EINVAL);
+	if (a->length > max_region_bytes)
+		errs |= B(E2BIG);
+	switch (c->dc) {
+	case D_DMABUF:
+	case D_DUP:
+		if (__builtin_add_overflow(a->offset, a->length, &end) || end > c->db->size)
+			errs |= B(EINVAL);
+		if (c->db->kind == DB_HEAP_RO && (a->flags & SGDMA_REG_FROM_DEVICE))
+			errs |= B(EACCES);
+		break;
+	case D_CLOSED:
+	case D_NEG:
+	case D_HUGE:
+		errs |= B(EBADF);
+		break;
+	case D_OPATH:
+		errs |= B(EBADF) | B(EINVAL); /* fget() does not see O_PATH files */
+		break;
+	case D_RANDOM:
+		unknown = true;
+		errs |= B(EBADF) | B(EINVAL) | B(EACCES);
+		break;
+	default:
+		errs |= B(EINVAL);
+	}
+	if (errs && !unknown) {
+		c->why = "not a dma-buf, or a bad range, length or access";
+		return want | errs;
+	}
+	want |= errs | B(0) | B(ENOMEM) | B(EIO) | B(EBUSY);
+	c->why = unknown ? "whatever the descriptor is" : "may map";
+	if (a->flags & SGDMA_REG_REQUIRE_CONTIG)
+		want |= B(E2BIG), c->why = "may map, may not be contiguous";
+	if (a->inline_count && c->sc != S_GOOD)
+		want = (want & ~B(0)) | B(EFAULT), c->why = "inline segments not writable";
+	if (!reply_ok)
+		want = (want & ~B(0)) | B(EFAULT), c->why = "reply not writable";
+	return want;
+}
+
 /* The documented answer: a set of acceptable results. */
 static void expect(struct thread *t, struct call *c)
 {
@@ -1259,6 +1571,9 @@ static void expect(struct thread *t, struct call *c)
 		}
 		break;
 	}
+	case C_REGISTER_DMABUF:
+		want = expect_register_dmabuf(c, reply_ok);
+		break;
 	case C_GET_SEGS: {
 		const struct sgdma_ioc_get_segs *a = &c->in.gs;
 
@@ -1391,19 +1706,22 @@ static void check_memory(struct thread *t, struct call *c)
 	}
 	if (c->err && c->err != EFAULT) {
 		size_t cmp = c->written < kw ? c->written : kw;
-		size_t nsegs_end = offsetof(struct sgdma_ioc_register, nsegs) + 8;
+		bool reg = c->cmd == C_REGISTER || c->cmd == C_REGISTER_DMABUF;
+		size_t at = c->cmd == C_REGISTER
+		                ? offsetof(struct sgdma_ioc_register, nsegs)
+		                : offsetof(struct sgdma_ioc_register_dmabuf, nsegs);
+		uint32_t flags = c->cmd == C_REGISTER ? c->in.reg.flags : c->in.regd.flags;
 		uint8_t got[sizeof(c->in.raw)];
 
 		/* A registration that is not contiguous says how many segments it has. */
 		memcpy(got, c->p, cmp);
-		if (c->cmd == C_REGISTER && c->err == E2BIG && cmp >= nsegs_end) {
-			size_t at = offsetof(struct sgdma_ioc_register, nsegs);
+		if (reg && c->err == E2BIG && cmp >= at + 8) {
 			uint64_t nsegs, sent;
 
 			memcpy(&nsegs, got + at, 8);
 			memcpy(&sent, t->wrote + at, 8);
 			if (nsegs != sent &&
-			    (sent || nsegs < 2 || !(c->in.reg.flags & SGDMA_REG_REQUIRE_CONTIG))) {
+			    (sent || nsegs < 2 || !(flags & SGDMA_REG_REQUIRE_CONTIG))) {
 				fail(t, c, "E2BIG with nsegs %llu", (unsigned long long)nsegs);
 				return;
 			}
@@ -1421,7 +1739,7 @@ static void check_memory(struct thread *t, struct call *c)
 static void forget(struct fdstate *fs, int idx)
 {
 	fs->stale[fs->nstale++ % NSTALE] = fs->live[idx].h;
-	fs->live_bytes -= fs->live[idx].len;
+	fs->live_bytes -= fs->live[idx].cost;
 	fs->live[idx] = fs->live[--fs->nlive];
 }
 
@@ -1521,43 +1839,59 @@ static void unregister_now(struct thread *t, struct fdstate *fs, int idx)
 	run_call(t, &c);
 }
 
+/* REGISTER's and REGISTER_DMABUF's replies, in the fields they share. */
 static void after_register(struct thread *t, struct call *c)
 {
+	const char *name = cmdinfo[c->cmd].name;
+	bool dmabuf = c->cmd == C_REGISTER_DMABUF;
 	const struct sgdma_ioc_register *in = &c->in.reg, *out = &c->out.reg;
-	bool v2 = c->usize >= FIRST_SIZE(struct sgdma_ioc_register, inline_segs);
+	const struct sgdma_ioc_register_dmabuf *din = &c->in.regd, *dout = &c->out.regd;
+	bool v2 = dmabuf || c->usize >= FIRST_SIZE(struct sgdma_ioc_register, inline_segs);
+	uint32_t flags = dmabuf ? din->flags : in->flags;
+	uint32_t handle = dmabuf ? dout->handle : out->handle;
+	uint32_t region_flags = dmabuf ? dout->region_flags : out->region_flags;
+	uint64_t length = dmabuf ? din->length : in->length;
+	uint64_t nsegs = dmabuf ? dout->nsegs : out->nsegs;
+	uint32_t icount_in = dmabuf ? din->inline_count : in->inline_count;
+	uint32_t icount_out = dmabuf ? dout->inline_count : out->inline_count;
+	uint64_t isegs_in = dmabuf ? din->inline_segs : in->inline_segs;
+	uint64_t isegs_out = dmabuf ? dout->inline_segs : out->inline_segs;
 	struct sgdma_ioc_seg inl[NSTORE];
 	uint64_t n_inline = 0;
 	struct fdstate *fs = c->fs;
 	struct handle *h;
 
-	if (out->size != in->size || out->flags != in->flags || out->addr != in->addr ||
-	    out->length != in->length || out->reserved != in->reserved)
-		FAIL_RET(t, c, "REGISTER changed its input fields");
-	if (!out->handle || find_live(fs, out->handle) || handle_is_stale(fs, out->handle))
-		FAIL_RET(t, c, "REGISTER returned handle %u, which is 0 or was given out before",
-		         out->handle);
-	if (!out->nsegs || out->nsegs > out->length)
-		FAIL_RET(t, c, "REGISTER returned nsegs %llu for %llu bytes",
-		         (unsigned long long)out->nsegs, (unsigned long long)out->length);
-	if ((in->flags & SGDMA_REG_REQUIRE_CONTIG) && out->nsegs != 1)
-		FAIL_RET(t, c, "REGISTER with REQUIRE_CONTIG returned %llu segments",
-		         (unsigned long long)out->nsegs);
+	if (dmabuf ? dout->size != din->size || dout->flags != din->flags || dout->fd != din->fd ||
+	                 dout->reserved != din->reserved || dout->offset != din->offset ||
+	                 dout->length != din->length || dout->reserved2 != din->reserved2
+	           : out->size != in->size || out->flags != in->flags || out->addr != in->addr ||
+	                 out->length != in->length || out->reserved != in->reserved)
+		FAIL_RET(t, c, "%s changed its input fields", name);
+	if (!handle || find_live(fs, handle) || handle_is_stale(fs, handle))
+		FAIL_RET(t, c, "%s returned handle %u, which is 0 or was given out before", name,
+		         handle);
+	if (!nsegs || nsegs > length)
+		FAIL_RET(t, c, "%s returned nsegs %llu for %llu bytes", name,
+		         (unsigned long long)nsegs, (unsigned long long)length);
+	if ((flags & SGDMA_REG_REQUIRE_CONTIG) && nsegs != 1)
+		FAIL_RET(t, c, "%s with REQUIRE_CONTIG returned %llu segments", name,
+		         (unsigned long long)nsegs);
 	if (v2) {
-		if ((out->region_flags & ~REGION_FLAGS) ||
-		    !(out->region_flags & SGDMA_REGION_CONTIGUOUS) != (out->nsegs > 1))
-			FAIL_RET(t, c, "REGISTER returned region flags 0x%x for %llu segments",
-			         out->region_flags, (unsigned long long)out->nsegs);
-		n_inline = in->inline_count < out->nsegs ? in->inline_count : out->nsegs;
-		if (out->inline_count != n_inline || out->inline_segs != in->inline_segs)
-			FAIL_RET(t, c, "REGISTER wrote %u segments inline, expected %llu",
-			         out->inline_count, (unsigned long long)n_inline);
+		if ((region_flags & ~REGION_FLAGS) ||
+		    !(region_flags & SGDMA_REGION_CONTIGUOUS) != (nsegs > 1))
+			FAIL_RET(t, c, "%s returned region flags 0x%x for %llu segments", name,
+			         region_flags, (unsigned long long)nsegs);
+		n_inline = icount_in < nsegs ? icount_in : nsegs;
+		if (icount_out != n_inline || isegs_out != isegs_in)
+			FAIL_RET(t, c, "%s wrote %u segments inline, expected %llu", name,
+			         icount_out, (unsigned long long)n_inline);
 		/* Kept before read_all_segs() reuses the buffer; nothing past them. */
 		memcpy(inl, t->segbuf, (n_inline < NSTORE ? n_inline : NSTORE) * sizeof(inl[0]));
 		for (const uint8_t *q = t->segbuf + n_inline * sizeof(inl[0]);
 		     n_inline && q < t->segbuf + (n_inline + 2) * sizeof(inl[0]) && q < t->segguard;
 		     q++)
 			if (*q != SEGCANARY)
-				FAIL_RET(t, c, "REGISTER wrote past inline entry %llu",
+				FAIL_RET(t, c, "%s wrote past inline entry %llu", name,
 				         (unsigned long long)n_inline);
 	}
 	if (fs->nlive == MAXLIVE) {
@@ -1568,10 +1902,15 @@ static void after_register(struct thread *t, struct call *c)
 	}
 	h = &fs->live[fs->nlive++];
 	memset(h, 0, sizeof(*h));
-	h->h = out->handle;
-	h->len = out->length;
-	h->nsegs = out->nsegs;
-	fs->live_bytes += h->len;
+	h->h = handle;
+	h->dmabuf = dmabuf;
+	h->len = length;
+	/* The exporter maps the whole dma-buf for each region (swiotlb space). */
+	h->cost = dmabuf && c->db ? c->db->size : length;
+	h->nsegs = nsegs;
+	fs->live_bytes += h->cost;
+	if (dmabuf)
+		atomic_fetch_add(&sh->dbuf_regions, 1);
 	if (!read_all_segs(t, fs, h))
 		return;
 	for (uint64_t i = 0; i < n_inline && i < h->nstored; i++)
@@ -1703,10 +2042,14 @@ static void run_call(struct thread *t, struct call *c)
 		t->sdirty_lo = s;
 		t->sdirty_hi = e < t->segguard ? e : t->segguard;
 	}
-	if (c->cmd == C_REGISTER && c->in.reg.inline_count && c->sc == S_GOOD) {
-		uint8_t *s = (uint8_t *)(uintptr_t)c->in.reg.inline_segs;
+	if ((c->cmd == C_REGISTER && c->in.reg.inline_count && c->sc == S_GOOD) ||
+	    (c->cmd == C_REGISTER_DMABUF && c->in.regd.inline_count && c->sc == S_GOOD)) {
+		uint8_t *s = (uint8_t *)(uintptr_t)(c->cmd == C_REGISTER ? c->in.reg.inline_segs
+		                                                         : c->in.regd.inline_segs);
+		uint32_t count =
+		    c->cmd == C_REGISTER ? c->in.reg.inline_count : c->in.regd.inline_count;
 		size_t room = t->segguard - s;
-		size_t n = ((size_t)c->in.reg.inline_count + 2) * sizeof(struct sgdma_ioc_seg);
+		size_t n = ((size_t)count + 2) * sizeof(struct sgdma_ioc_seg);
 
 		seg_reset(t);
 		t->sdirty_lo = s;
@@ -1725,7 +2068,7 @@ static void run_call(struct thread *t, struct call *c)
 	if (ro && mprotect(Bp, page, PROT_READ | PROT_WRITE))
 		fail(t, c, "mprotect: %s", strerror(errno));
 	check_kmsg(t, c);
-	atomic_fetch_add(&sh->res[c->cmd][c->err < 63 ? c->err : 63], 1);
+	atomic_fetch_add(&sh->res[c->cmd][ecode(c->err)], 1);
 	if (t->in_child)
 		atomic_fetch_add(&sh->child_calls, 1);
 	t->digest = (t->digest ^ ((uint64_t)c->cmd << 8 | (uint64_t)c->err)) * 0x100000001b3ULL;
@@ -1737,7 +2080,7 @@ static void run_call(struct thread *t, struct call *c)
 		say("%s (want %s: %s)\n", desc, ws, c->why);
 	}
 
-	bit = c->err < 64 ? B(c->err) : 0;
+	bit = ecode(c->err) < 63 ? B(ecode(c->err)) : 0;
 	if (c->ret > 0)
 		FAIL_RET(t, c, "returned %ld", c->ret);
 	if (!(bit & cmdinfo[c->cmd].allowed)) {
@@ -1773,6 +2116,7 @@ static void run_call(struct thread *t, struct call *c)
 		after_info(t, c);
 		break;
 	case C_REGISTER:
+	case C_REGISTER_DMABUF:
 		after_register(t, c);
 		break;
 	case C_GET_SEGS:
@@ -1788,9 +2132,151 @@ static void run_call(struct thread *t, struct call *c)
 	}
 }
 
+/* ------------------------------------------------------------------ dma-bufs */
+
+#define UDMABUF_DEV  "/dev/udmabuf"
+#define HEAP_DEV     "/dev/dma_heap/system"
+#define BUFINFO      "/sys/kernel/debug/dma_buf/bufinfo"
+#define DBUF_FD_BASE 400 /* far above the lowest free descriptor: never taken */
+
+/* A udmabuf over a sealed memfd of @size bytes; -1 with errno. */
+static int make_udmabuf(uint64_t size, int *memfd)
+{
+	struct udmabuf_create c = {.flags = UDMABUF_FLAGS_CLOEXEC, .size = size};
+	int dev = open(UDMABUF_DEV, O_RDWR | O_CLOEXEC), fd = -1, e;
+
+	*memfd = memfd_create("sgdma-fuzz-udmabuf", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (dev >= 0 && *memfd >= 0 && !ftruncate(*memfd, size) &&
+	    !fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		c.memfd = (uint32_t)*memfd;
+		fd = ioctl(dev, UDMABUF_CREATE, &c);
+	}
+	e = errno;
+	if (dev >= 0)
+		close(dev);
+	if (fd < 0 && *memfd >= 0) {
+		close(*memfd);
+		*memfd = -1;
+	}
+	errno = e;
+	return fd;
+}
+
+/* A system-heap dma-buf, read-only with @ro; -1 with errno. */
+static int make_heap(uint64_t size, bool ro)
+{
+	struct dma_heap_allocation_data a = {.len = size,
+	                                     .fd_flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC};
+	int heap = open(HEAP_DEV, O_RDONLY | O_CLOEXEC), ret = -1, e;
+
+	if (heap >= 0)
+		ret = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &a);
+	e = errno;
+	if (heap >= 0)
+		close(heap);
+	errno = e;
+	return ret < 0 ? -1 : (int)a.fd;
+}
+
+/* Close a thread's dma-buf: the regions on it keep it alive. */
+static void dbuf_close(struct dbuf *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->memfd >= 0)
+		close(d->memfd);
+	d->fd = d->memfd = -1;
+	atomic_fetch_add(&sh->dbuf_closed, 1);
+}
+
+/* A new dma-buf of a kind the kernel exports, at the slot's own number. */
+static void dbuf_make(struct thread *t, struct dbuf *d)
+{
+	struct rng *r = &t->rng;
+	unsigned int x = below(r, 100);
+	uint64_t size = x < 60   ? page * (1 + below(r, 4))
+	                : x < 90 ? page * (1 + below(r, 64))
+	                         : page * (64 + below(r, 449)); /* up to 2 MiB */
+	int kind = below(r, NDBKIND), fd;
+
+	while (!have_kind[kind])
+		kind = (kind + 1) % NDBKIND;
+	d->memfd = -1;
+	fd = kind == DB_UDMABUF ? make_udmabuf(size, &d->memfd)
+	                        : make_heap(size, kind == DB_HEAP_RO);
+	if (fd < 0) {
+		atomic_fetch_add(&sh->dbuf_failed, 1); /* out of memory: stays closed */
+		return;
+	}
+	/* The memfd is not needed: the udmabuf holds its pages. */
+	if (d->memfd >= 0 && pct(r, 50)) {
+		close(d->memfd);
+		d->memfd = -1;
+	}
+	if (dup3(fd, d->num, O_CLOEXEC) != d->num) {
+		say("sgdma-fuzz: dup3 to %d: %s\n", d->num, strerror(errno));
+		close(fd);
+		if (d->memfd >= 0)
+			close(d->memfd);
+		d->memfd = -1;
+		return;
+	}
+	close(fd);
+	d->fd = d->num;
+	d->kind = kind;
+	d->size = size;
+	atomic_fetch_add(&sh->dbuf_made[kind], 1);
+}
+
+/* Close a dma-buf, make a new one in a closed slot, or replace one. */
+static void dbuf_recycle(struct thread *t)
+{
+	struct dbuf *d = pick_dbuf(t);
+
+	if (!d)
+		return;
+	if (d->fd < 0) {
+		dbuf_make(t, d);
+	} else {
+		dbuf_close(d);
+		if (pct(&t->rng, 50))
+			dbuf_make(t, d);
+	}
+}
+
+/* dma-bufs the kernel holds (debugfs), -1 if unknown. */
+static long dmabuf_total(void)
+{
+	FILE *f = fopen(BUFINFO, "re");
+	char line[512];
+	long n = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, " objects") && sscanf(line, "Total %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* dma-bufs the edu device is attached to (debugfs), -1 if unknown. */
+static long dmabuf_attachments(void)
+{
+	FILE *f = fopen(BUFINFO, "re");
+	char line[512];
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, base_info.name) != NULL;
+	fclose(f);
+	return n;
+}
+
 static void do_ioctl(struct thread *t, struct fdstate *fs, int cmd)
 {
-	struct call c = {.cmd = cmd, .fs = fs, .hc = H_NONE, .bufwhat = "-"};
+	struct call c = {.cmd = cmd, .fs = fs, .hc = H_NONE, .bufwhat = "-", .tmpfd = -1};
 
 	c.ioc = gen_ioc(&t->rng, cmd);
 	switch (cmd) {
@@ -1810,10 +2296,19 @@ static void do_ioctl(struct thread *t, struct fdstate *fs, int cmd)
 	case C_UNREGISTER:
 		gen_unregister(t, &c);
 		break;
+	case C_REGISTER_DMABUF:
+		gen_register_dmabuf(t, &c);
+		break;
 	}
 	gen_size(&t->rng, &c);
 	place_arg(t, &c);
 	run_call(t, &c);
+	if (c.tmpfd >= 0)
+		close(c.tmpfd);
+	/* The exporter's descriptor closed while the region lives. */
+	if (cmd == C_REGISTER_DMABUF && c.dc == D_DMABUF && !c.err && !t->in_child &&
+	    pct(&t->rng, 10))
+		dbuf_close((struct dbuf *)c.db);
 }
 
 /* ------------------------------------------------------------------ memory */
@@ -2019,11 +2514,12 @@ static int pick_cmd(struct rng *r)
 {
 	unsigned int x = below(r, 100);
 
-	return x < 10   ? C_INFO
-	       : x < 38 ? C_REGISTER
-	       : x < 58 ? C_GET_SEGS
-	       : x < 78 ? C_SYNC
-	       : x < 96 ? C_UNREGISTER
+	return x < 8    ? C_INFO
+	       : x < 32 ? C_REGISTER
+	       : x < 42 ? C_REGISTER_DMABUF
+	       : x < 61 ? C_GET_SEGS
+	       : x < 80 ? C_SYNC
+	       : x < 97 ? C_UNREGISTER
 	                : C_BAD;
 }
 
@@ -2121,6 +2617,10 @@ static void step(struct thread *t)
 		reopen_shared(t);
 		return;
 	}
+	if (x < 58) {
+		dbuf_recycle(t);
+		return;
+	}
 	cmd = pick_cmd(r);
 	if (shared) {
 		pthread_rwlock_rdlock(&shfd.lock);
@@ -2130,7 +2630,7 @@ static void step(struct thread *t)
 		fs = &t->priv;
 	}
 	/* Keep the pinned memory bounded: unregister before registering more. */
-	if (cmd == C_REGISTER && fs->nlive &&
+	if ((cmd == C_REGISTER || cmd == C_REGISTER_DMABUF) && fs->nlive &&
 	    t->priv.live_bytes + t->shr.live_bytes > LIVE_BUDGET) {
 		unregister_now(t, fs, below(r, fs->nlive));
 	} else {
@@ -2176,6 +2676,9 @@ static void *thread_main(void *arg)
 	pthread_rwlock_unlock(&shfd.lock);
 	close(t->priv.fd);
 	t->priv.fd = -1;
+	for (int i = 0; i < NDBUF; i++)
+		if (t->dbufs[i].fd >= 0 || t->dbufs[i].memfd >= 0)
+			dbuf_close(&t->dbufs[i]);
 	t->stack = NULL;
 	atomic_fetch_sub(&workers_left, 1);
 	return NULL;
@@ -2282,6 +2785,67 @@ static void setup_thread(struct thread *t, int id)
 	t->priv.fd = open_device(false);
 	if (t->priv.fd < 0) {
 		fprintf(stderr, "sgdma-fuzz: %s: %s\n", device_path, strerror(errno));
+		exit(3);
+	}
+	for (int i = 0; i < NDBUF; i++) {
+		struct dbuf *d = &t->dbufs[i];
+
+		d->num = DBUF_FD_BASE + id * (NDBUF + 1) + i;
+		d->fd = d->memfd = -1;
+		if (nkinds)
+			dbuf_make(t, d);
+	}
+	t->dbuf_closed_num = DBUF_FD_BASE + id * (NDBUF + 1) + NDBUF;
+}
+
+/*
+ * The exporters this kernel has (each tried once), and the descriptors
+ * REGISTER_DMABUF gets that are not dma-bufs.
+ */
+static void setup_exporters(void)
+{
+	char line[256] = "";
+	int fd, memfd;
+
+	fd = make_udmabuf(page, &memfd);
+	if (fd >= 0) {
+		have_kind[DB_UDMABUF] = true;
+		close(fd);
+		close(memfd);
+	} else {
+		snprintf(line, sizeof(line), "%s: %s", UDMABUF_DEV, strerror(errno));
+	}
+	for (int ro = 0; ro < 2; ro++) {
+		fd = make_heap(page, ro);
+		if (fd >= 0) {
+			have_kind[ro ? DB_HEAP_RO : DB_HEAP] = true;
+			close(fd);
+		} else if (!ro) {
+			size_t n = strlen(line);
+
+			snprintf(line + n, sizeof(line) - n, "%s%s: %s", n ? ", " : "", HEAP_DEV,
+			         strerror(errno));
+		}
+	}
+	for (int k = 0; k < NDBKIND; k++)
+		nkinds += have_kind[k];
+	if (!(base_info.features & SGDMA_FEAT_DMABUF))
+		printf("sgdma-fuzz: the module has no dma-buf support (SGDMA_FEAT_DMABUF): "
+		       "REGISTER_DMABUF must fail with EOPNOTSUPP\n");
+	if (!nkinds)
+		printf("sgdma-fuzz: no dma-buf exporter (%s): REGISTER_DMABUF gets descriptors "
+		       "that are not dma-bufs only\n",
+		       line);
+	else
+		printf("sgdma-fuzz: dma-buf exporters:%s%s%s%s%s\n",
+		       have_kind[DB_UDMABUF] ? " udmabuf" : "",
+		       have_kind[DB_HEAP] ? " system-heap" : "",
+		       have_kind[DB_HEAP_RO] ? " system-heap(read-only)" : "",
+		       line[0] ? "; not: " : "", line);
+	if (pipe2(pipefd, O_CLOEXEC) ||
+	    (filefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (opathfd = open("/", O_PATH | O_CLOEXEC)) < 0) {
+		perror("sgdma-fuzz: descriptors for REGISTER_DMABUF");
 		exit(3);
 	}
 }
@@ -2399,7 +2963,7 @@ static void report(double secs)
 				n += snprintf(line + n, sizeof(line) - n, " %s %" PRIu64,
 				              e == 63 ? "other" : errname(e), v);
 		}
-		printf("  %-10s %10" PRIu64 " calls:%s\n", cmdinfo[cmd].name, total, n ? line : "");
+		printf("  %-15s %10" PRIu64 " calls:%s\n", cmdinfo[cmd].name, total, n ? line : "");
 	}
 	printf("  segments checked: %" PRIu64 " regions tiled, %" PRIu64
 	       " GET_SEGS entries compared\n",
@@ -2410,14 +2974,20 @@ static void report(double secs)
 	       (uint64_t)atomic_load(&sh->reopens));
 	for (int i = 0; i < NMEM; i++)
 		printf(" %s %" PRIu64, memop_name[i], (uint64_t)atomic_load(&sh->memops[i]));
-	printf("\n");
+	printf("\n  dma-bufs: made");
+	for (int k = 0; k < NDBKIND; k++)
+		printf(" %s %" PRIu64, dbkind_name[k], (uint64_t)atomic_load(&sh->dbuf_made[k]));
+	printf(", %" PRIu64 " failed, %" PRIu64 " closed, %" PRIu64 " dma-buf regions\n",
+	       (uint64_t)atomic_load(&sh->dbuf_failed), (uint64_t)atomic_load(&sh->dbuf_closed),
+	       (uint64_t)atomic_load(&sh->dbuf_regions));
 }
 
 /* Everything closed: nothing of ours may stay registered or pinned. */
-static bool leak_check(long long pins_before)
+static bool leak_check(long long pins_before, long dmabufs_before)
 {
 	long long regions = read_param("regions"), pinned = read_param("pinned_pages");
 	long long out = 0;
+	long dmabufs = dmabuf_total(), attached = dmabuf_attachments();
 	bool ok = true;
 
 	for (int i = 0; i < 50; i++) {
@@ -2438,6 +3008,22 @@ static bool leak_check(long long pins_before)
 	if (out) {
 		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): %lld FOLL_PIN pins not released\n",
 		       opt.seed, out);
+		ok = false;
+	}
+	if (dmabufs < 0 || attached < 0) {
+		printf("sgdma-fuzz: no %s: dma-buf attachments not checked\n", BUFINFO);
+		return ok;
+	}
+	printf("sgdma-fuzz: dma-bufs %ld (before the run: %ld), attached to %s: %ld\n", dmabufs,
+	       dmabufs_before, base_info.name, attached);
+	if (attached) {
+		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): %ld dma-bufs still attached to %s\n",
+		       opt.seed, attached, base_info.name);
+		ok = false;
+	}
+	if (dmabufs_before >= 0 && dmabufs != dmabufs_before) {
+		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): %ld dma-bufs, %ld before the run\n",
+		       opt.seed, dmabufs, dmabufs_before);
 		ok = false;
 	}
 	return ok;
@@ -2533,6 +3119,7 @@ int main(int argc, char **argv)
 	bool seeded = false, ok;
 	struct thread **threads;
 	long long saved_max_regions = -1, pins_before, regions_before;
+	long dmabufs_before;
 	double secs;
 	int c, pers = personality(0xffffffff);
 	pthread_t watchdog;
@@ -2669,6 +3256,8 @@ int main(int argc, char **argv)
 	}
 	setup_slots();
 	setup_specials(sgt_edu_bdf());
+	setup_exporters();
+	dmabufs_before = dmabuf_total();
 	{
 		/* Reopening the shared file must not starve behind its users. */
 		pthread_rwlockattr_t attr;
@@ -2724,7 +3313,7 @@ int main(int argc, char **argv)
 	if (regions_before)
 		printf("sgdma-fuzz: note: %lld regions were registered before the run\n",
 		       regions_before);
-	ok = leak_check(pins_before) && !atomic_load(&sh->failed);
+	ok = leak_check(pins_before, dmabufs_before) && !atomic_load(&sh->failed);
 	printf("sgdma-fuzz: %s: %" PRIu64 " calls, seed %" PRIu64 "\n", ok ? "PASS" : "FAIL",
 	       (uint64_t)atomic_load(&sh->calls), opt.seed);
 	for (int i = 0; i < opt.threads; i++)
