@@ -68,8 +68,10 @@ cat "$SGVM_OUT/sgdump.results"
 leak_check tools
 
 # The Python package (python/): pytest, real edu DMA into numpy arrays and
-# other buffers, with the library of this build; its JUnit XML is counted
-# as the googletest reports are. One SKIP line without numpy or pytest.
+# other buffers, with the library of this build (the shared libsgdma of the
+# guest's architecture: build/<arch>/libsgdma next to an arm64 $bin); its
+# JUnit XML is counted as the googletest reports are. One SKIP line without
+# numpy or pytest.
 python_dir=$(dirname "$0")/../../python
 if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
 	echo "SKIP python # python3 with numpy and pytest missing (tools/install-deps installs them)" \
