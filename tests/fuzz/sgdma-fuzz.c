@@ -35,7 +35,9 @@
  *    dma-buf's end, misaligned, 0, wrapping; each thread keeps a few
  *    dma-bufs and now and then closes one (the regions on it live on) or
  *    replaces it. A kernel without an exporter (no /dev/udmabuf, no
- *    /dev/dma_heap/system) gets the descriptors that are not dma-bufs only;
+ *    /dev/dma_heap/system) gets the descriptors that are not dma-bufs only.
+ *    Without an IOMMU under DMA-API debugging, a dma-buf has one region at
+ *    a time (as SYNC gets dead handles only there: see dmabuf_once);
  *  - GET_SEGS with first and count at and past the ends, segs NULL, kernel,
  *    read-only, cut by a guard page; SYNC ranges at and past the edges;
  *  - interleaved with mmap (over registered buffers), munmap, mprotect,
@@ -67,7 +69,8 @@
  *    the module's regions and pinned_pages are 0, nr_foll_pin_acquired ==
  *    nr_foll_pin_released in /proc/vmstat and, where debugfs shows the
  *    dma-bufs (dma_buf/bufinfo), none is attached to the device and there
- *    are as many as before the run.
+ *    are as many as before the run; with DMA-API debugging, the device has
+ *    no DMA mapping left.
  * Kernel reports (Oops, WARNING, KASAN, lockdep) are for whoever watches
  * the kernel log (tests/vm/sgvm fails the VM on them); with --kmsg the
  * fuzzer reads /dev/kmsg after every call and fails at the first report,
@@ -329,7 +332,9 @@ struct handle {
 	uint32_t h;
 	bool dmabuf;
 	uint64_t len;
-	uint64_t cost; /* bytes it holds: a dma-buf region maps its whole dma-buf */
+	uint64_t cost;   /* bytes it holds: a dma-buf region maps its whole dma-buf */
+	struct dbuf *db; /* a dma-buf region of a thread's dma-buf */
+	uint64_t dbgen;  /* while db->gen is this */
 	uint64_t nsegs;
 	unsigned int nstored;
 	struct sgdma_ioc_seg segs[NSTORE];
@@ -356,6 +361,8 @@ struct dbuf {
 	int kind;  /* DB_* */
 	int memfd; /* a udmabuf's memfd, or -1 (closed at once) */
 	uint64_t size;
+	uint64_t gen; /* counts its dma-bufs */
+	int live;     /* this dma-buf's regions in the thread's tables */
 };
 
 struct thread {
@@ -835,6 +842,11 @@ static struct handle *find_live(struct fdstate *fs, uint32_t h)
  * only handles that are not alive (the other commands are unaffected).
  */
 static bool sync_only_dead_handles;
+/*
+ * Likewise for the map-time sync of REGISTER_DMABUF: there, a dma-buf is
+ * not registered while a region of it lives.
+ */
+static bool dmabuf_once;
 
 static void pick_handle(struct thread *t, struct call *c, uint32_t *out)
 {
@@ -1120,7 +1132,10 @@ static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
 
 	if (x < 60) {
 		d = pick_dbuf(t);
-		if (!d)
+		/* One region of a dma-buf at a time: another one of them, if any. */
+		for (int i = 0; d && dmabuf_once && d->live && i < NDBUF; i++)
+			d = &t->dbufs[i];
+		if (!d || (dmabuf_once && d->live))
 			x = 60 + below(r, 40);
 	}
 	if (x < 60) {
@@ -1171,8 +1186,9 @@ static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
 		c->dc = D_SELF;
 		*fd = c->fs->fd;
 	} else {
+		/* Not another thread's dup of its dma-buf where that matters. */
 		c->dc = D_RANDOM;
-		*fd = below(r, 64);
+		*fd = below(r, dmabuf_once ? 3 : 64);
 	}
 }
 
@@ -1736,8 +1752,17 @@ static void check_memory(struct thread *t, struct call *c)
 	memcpy(c->out.raw, c->p, c->written < ks ? c->written : ks);
 }
 
+/* A region of a thread's dma-buf is gone (unregistered, its file closed). */
+static void forget_dbuf(struct handle *h)
+{
+	if (h->db && h->db->gen == h->dbgen)
+		h->db->live--;
+	h->db = NULL;
+}
+
 static void forget(struct fdstate *fs, int idx)
 {
+	forget_dbuf(&fs->live[idx]);
 	fs->stale[fs->nstale++ % NSTALE] = fs->live[idx].h;
 	fs->live_bytes -= fs->live[idx].cost;
 	fs->live[idx] = fs->live[--fs->nlive];
@@ -1911,6 +1936,11 @@ static void after_register(struct thread *t, struct call *c)
 	fs->live_bytes += h->cost;
 	if (dmabuf)
 		atomic_fetch_add(&sh->dbuf_regions, 1);
+	if (dmabuf && c->db) {
+		h->db = (struct dbuf *)c->db;
+		h->dbgen = c->db->gen;
+		h->db->live++;
+	}
 	if (!read_all_segs(t, fs, h))
 		return;
 	for (uint64_t i = 0; i < n_inline && i < h->nstored; i++)
@@ -2109,8 +2139,14 @@ static void run_call(struct thread *t, struct call *c)
 			                   ? s + (n < room ? n : room)
 			                   : t->sdirty_hi;
 	}
-	if (c->err || atomic_load(&sh->failed))
+	if (c->err)
 		return;
+	if (atomic_load(&sh->failed)) {
+		/* Checks are over; the tables stay true for the clean-up. */
+		if (c->cmd == C_UNREGISTER && c->h)
+			forget(c->fs, c->h - c->fs->live);
+		return;
+	}
 	switch (c->cmd) {
 	case C_INFO:
 		after_info(t, c);
@@ -2186,6 +2222,7 @@ static void dbuf_close(struct dbuf *d)
 	if (d->memfd >= 0)
 		close(d->memfd);
 	d->fd = d->memfd = -1;
+	d->gen++, d->live = 0;
 	atomic_fetch_add(&sh->dbuf_closed, 1);
 }
 
@@ -2223,6 +2260,7 @@ static void dbuf_make(struct thread *t, struct dbuf *d)
 	}
 	close(fd);
 	d->fd = d->num;
+	d->gen++, d->live = 0;
 	d->kind = kind;
 	d->size = size;
 	atomic_fetch_add(&sh->dbuf_made[kind], 1);
@@ -2263,6 +2301,21 @@ static long dmabuf_total(void)
 static long dmabuf_attachments(void)
 {
 	FILE *f = fopen(BUFINFO, "re");
+	char line[512];
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, base_info.name) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The device's live DMA mappings (DMA-API debugging's dump), -1 if unknown. */
+static long dma_api_mappings(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma-api/dump", "re");
 	char line[512];
 	long n = 0;
 
@@ -2463,6 +2516,8 @@ out:
 
 static void fd_reset(struct fdstate *fs)
 {
+	for (int i = 0; i < fs->nlive; i++)
+		forget_dbuf(&fs->live[i]);
 	fs->nlive = 0;
 	fs->nstale = 0;
 	fs->live_bytes = 0;
@@ -2929,8 +2984,10 @@ static void baseline_info(void)
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL); /* may fail: no matter */
 	sync_only_dead_handles = !(base_info.dev_flags & SGDMA_INFO_IOMMU) &&
 	                         access("/sys/kernel/debug/dma-api", F_OK) == 0;
+	dmabuf_once = sync_only_dead_handles;
 	if (sync_only_dead_handles)
-		puts("sgdma-fuzz: DMA-API debugging without an IOMMU: SYNC of dead handles only");
+		puts("sgdma-fuzz: DMA-API debugging without an IOMMU: SYNC of dead handles only, "
+		     "one region of a dma-buf at a time");
 	if (base_info.abi_version != SGDMA_ABI_VERSION ||
 	    (slash && strcmp(base_info.name, slash + 1))) {
 		fprintf(stderr, "sgdma-fuzz: INFO: ABI %u, name '%.64s' for %s\n",
@@ -2988,6 +3045,7 @@ static bool leak_check(long long pins_before, long dmabufs_before)
 	long long regions = read_param("regions"), pinned = read_param("pinned_pages");
 	long long out = 0;
 	long dmabufs = dmabuf_total(), attached = dmabuf_attachments();
+	long mappings = dma_api_mappings();
 	bool ok = true;
 
 	for (int i = 0; i < 50; i++) {
@@ -2999,6 +3057,9 @@ static bool leak_check(long long pins_before, long dmabufs_before)
 	printf("sgdma-fuzz: after closing: regions %lld, pinned_pages %lld, "
 	       "nr_foll_pin_acquired - nr_foll_pin_released %lld (before the run: %lld)\n",
 	       regions, pinned, out, pins_before);
+	if (mappings >= 0)
+		printf("sgdma-fuzz: DMA mappings of %s (DMA-API debugging): %ld\n", base_info.name,
+		       mappings);
 	if (regions || pinned) {
 		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): the module still holds %lld regions, "
 		       "%lld pinned pages\n",
@@ -3008,6 +3069,12 @@ static bool leak_check(long long pins_before, long dmabufs_before)
 	if (out) {
 		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): %lld FOLL_PIN pins not released\n",
 		       opt.seed, out);
+		ok = false;
+	}
+	if (mappings > 0) {
+		printf("sgdma-fuzz: FAIL (seed %" PRIu64 "): DMA-API debugging shows %ld mappings "
+		       "of %s\n",
+		       opt.seed, mappings, base_info.name);
 		ok = false;
 	}
 	if (dmabufs < 0 || attached < 0) {
