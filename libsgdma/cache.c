@@ -243,6 +243,10 @@ SGDMA_EXPORT int sgdma_region_valid(const struct sgdma_region *r)
 {
 	if (!r)
 		return sgdma__fail(EINVAL, "sgdma_region_valid: region is NULL");
+	if (r->dmabuf) /* nothing of the process to unmap: the region holds the dma-buf */
+		return sgdma__fail(EOPNOTSUPP,
+		                   "sgdma_region_valid: a dma-buf region has no addresses in the "
+		                   "process that could be unmapped or replaced");
 	if (!r->stale)
 		return sgdma__fail(
 		    EOPNOTSUPP,

@@ -522,7 +522,9 @@ int sgdma_cache_enable(struct sgdma_dev *dev, int on);
  * forked child; or a negative errno:
  *  -EINVAL      @r is NULL
  *  -EOPNOTSUPP  the sgdma module does not report stale regions (it is
- *               older than this libsgdma)
+ *               older than this libsgdma), or @r is a dma-buf's region
+ *               (sgdma_register_dmabuf()), which holds its dma-buf and
+ *               has no addresses in the process to go stale
  */
 int sgdma_region_valid(const struct sgdma_region *r);
 

@@ -464,6 +464,20 @@ TEST_F(DmabufTest, NodePagesIsNotForDmabufs)
 	EXPECT_EQ(0, sgdma_unregister(r));
 }
 
+// A dma-buf region has no process addresses that munmap could take away:
+// asking whether it went stale is answered as a question that does not apply.
+TEST_F(DmabufTest, ValidIsNotForDmabufs)
+{
+	NEED_UDMABUF();
+	Udmabuf u(4096);
+	ASSERT_TRUE(u.ok()) << u.err;
+	sgdma_region *r = reg(u.fd, 0, 4096, SGDMA_TO_DEVICE);
+	ASSERT_NE(nullptr, r) << sgdma_last_error();
+	EXPECT_EQ(-EOPNOTSUPP, sgdma_region_valid(r));
+	EXPECT_NE(nullptr, strstr(sgdma_last_error(), "dma-buf region")) << sgdma_last_error();
+	EXPECT_EQ(0, sgdma_unregister(r));
+}
+
 // The region holds the dma-buf: the exporter's descriptors may be closed at
 // once, the buffer lives on (DMA still lands in its pages) until unregister.
 TEST_F(DmabufTest, ExporterClosedWhileRegistered)
