@@ -44,7 +44,23 @@ def skip_reason(path):
     return "no /dev/dma_heap/system: the kernel has no system DMA heap"
 
 
-class Udmabuf:
+class _Dmabuf:
+    """What both kinds share: the dma-buf's descriptor (fd), a context."""
+
+    fd = -1
+
+    def fileno(self):
+        """The dma-buf's descriptor."""
+        return self.fd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Udmabuf(_Dmabuf):
     """A sealed memfd's pages as a dma-buf (fd); map: the memfd mapped."""
 
     def __init__(self, size):
@@ -75,18 +91,8 @@ class Udmabuf:
         self.close_fds()
         self.map.close()
 
-    def fileno(self):
-        """The dma-buf's descriptor."""
-        return self.fd
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class HeapBuf:
+class HeapBuf(_Dmabuf):
     """A system-heap dma-buf (fd), mapped through itself (map)."""
 
     def __init__(self, size, fd_flags=os.O_RDWR | os.O_CLOEXEC):
@@ -114,13 +120,3 @@ class HeapBuf:
         if self.fd >= 0:
             os.close(self.fd)
         self.fd = -1
-
-    def fileno(self):
-        """The dma-buf's descriptor."""
-        return self.fd
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
