@@ -941,10 +941,14 @@ int sgdma_region_map(struct sgdma_region *r)
 		goto err_uncharge;
 	}
 	r->facts = sgdma_region_facts(r);
-	if (r->dmabuf)
-		sgdma_dmabuf_sync(r, 0, r->length, false);
-	else
-		dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
+	/*
+	 * A dma-buf region syncs the exporter's whole table, as mapped: with
+	 * two equal mappings of one dma-buf (no IOMMU), DMA-API debugging can
+	 * tell which one a sync means only when it names a table exactly.
+	 * Mapping it did the same work on the same memory.
+	 */
+	dma_sync_sgtable_for_device(dev, r->dmabuf ? r->dmabuf_sgt : r->sgt,
+				    r->dir);
 
 	sgdma_stats_add(sd, 1, r->npages);
 	r->mapped = true;

@@ -11,11 +11,14 @@
 #include <linux/dma-heap.h>
 #include <linux/sgdma.h>
 #include <linux/udmabuf.h>
+#include <numaif.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 using namespace sgt;
 
@@ -268,6 +271,82 @@ TEST_F(DmabufTest, UdmabufDmaBothDirections)
 	if (edu_attachments() >= 0) {
 		EXPECT_EQ(0, edu_attachments()) << "unregister detaches the device";
 	}
+}
+
+// Two registrations of one range of a dma-buf: two attachments, whose
+// mappings are equal where nothing translates or bounces the page.
+// Registering syncs for the device, and DMA-API debugging (the debug
+// kernel, bounce configuration: syncs are real there) must be able to tell
+// which mapping a sync is for, or it warns. In the bounce configuration the
+// page is one below the device's 28-bit mask, which swiotlb leaves alone:
+// the buffer comes from node 0 once a filler has taken node 0's memory
+// above 4 GiB (there are 256 MiB of it, most used at boot), so that it lies
+// below 256 MiB.
+TEST_F(DmabufTest, EqualRangeTwice)
+{
+	NEED_UDMABUF();
+	const size_t pages = 16, len = 100;
+	size_t filler_len = 0;
+	unsigned long node0 = 1;
+	void *filler = MAP_FAILED;
+	if (is_config("bounce")) {
+		// What node 0 has free above 4 GiB, and 16 MiB more.
+		std::ifstream zoneinfo("/proc/zoneinfo");
+		std::string line;
+		bool normal0 = false;
+		while (std::getline(zoneinfo, line) && !filler_len) {
+			if (line.rfind("Node", 0) == 0)
+				normal0 = line.find("Node 0, zone   Normal") == 0;
+			else if (normal0 && line.find("pages free") != std::string::npos)
+				filler_len =
+				    (std::stoul(line.substr(line.rfind(' ') + 1)) + 4096) * 4096;
+		}
+		ASSERT_NE(0u, filler_len) << "no node 0 Normal zone in /proc/zoneinfo";
+		filler = mmap(nullptr, filler_len, PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, filler) << strerror(errno);
+		ASSERT_EQ(0, mbind(filler, filler_len, MPOL_BIND, &node0, 2, 0)) << strerror(errno);
+		// Small pages: huge ones would leave the zone's scattered free pages.
+		ASSERT_EQ(0, madvise(filler, filler_len, MADV_NOHUGEPAGE)) << strerror(errno);
+		memset(filler, 1, filler_len);
+	}
+	ASSERT_EQ(0, set_mempolicy(MPOL_BIND, &node0, 2)) << strerror(errno);
+	Udmabuf a(pages * 4096); // the pages are allocated (and pinned) here
+	ASSERT_EQ(0, set_mempolicy(MPOL_DEFAULT, nullptr, 0)) << strerror(errno);
+	if (filler != MAP_FAILED)
+		munmap(filler, filler_len);
+	Udmabuf b(4096);
+	ASSERT_TRUE(a.ok()) << a.err;
+	ASSERT_TRUE(b.ok()) << b.err;
+	fill_pattern(a.map, pages * 4096, 21);
+	std::vector<size_t> chosen = {0, pages - 1};
+	if (is_config("bounce")) {
+		chosen.clear();
+		for (size_t p = 0; p < pages && chosen.empty(); p++) {
+			uint64_t phys = pagemap_phys(a.map + p * 4096);
+			if (phys && phys < (1ull << 28))
+				chosen.push_back(p);
+		}
+		if (chosen.empty())
+			GTEST_SKIP() << "no page of the udmabuf below 256 MiB: node 0 had memory "
+			                "above 4 GiB left";
+	}
+	sgdma_region *rd = reg(b.fd, 0, len, SGDMA_FROM_DEVICE);
+	ASSERT_NE(nullptr, rd) << sgdma_last_error();
+	for (size_t p : chosen) {
+		sgdma_region *r1 = reg(a.fd, p * 4096, len, SGDMA_TO_DEVICE);
+		ASSERT_NE(nullptr, r1) << "page " << p << ": " << sgdma_last_error();
+		sgdma_region *r2 = reg(a.fd, p * 4096, len, SGDMA_TO_DEVICE);
+		ASSERT_NE(nullptr, r2) << "page " << p << ": " << sgdma_last_error();
+		check_region(r2, len);
+		memset(b.map, 0x5a, len);
+		ASSERT_EQ(0, edu_copy(edu, r2, rd, len));
+		EXPECT_EQ(0, sgdma_sync_for_cpu(rd, 0, len));
+		EXPECT_EQ(-1, first_mismatch(a.map + p * 4096, b.map, len)) << "page " << p;
+		EXPECT_EQ(0, sgdma_unregister(r1));
+		EXPECT_EQ(0, sgdma_unregister(r2));
+	}
+	EXPECT_EQ(0, sgdma_unregister(rd));
 }
 
 // A system-heap buffer, read and written by the CPU through its mmap().
