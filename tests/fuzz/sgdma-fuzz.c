@@ -36,8 +36,6 @@
  *    dma-bufs and now and then closes one (the regions on it live on) or
  *    replaces it. A kernel without an exporter (no /dev/udmabuf, no
  *    /dev/dma_heap/system) gets the descriptors that are not dma-bufs only.
- *    Without an IOMMU under DMA-API debugging, a dma-buf has one region at
- *    a time (as SYNC gets dead handles only there: see dmabuf_once);
  *  - GET_SEGS with first and count at and past the ends, segs NULL, kernel,
  *    read-only, cut by a guard page; SYNC ranges at and past the edges;
  *  - interleaved with mmap (over registered buffers), munmap, mprotect,
@@ -332,9 +330,7 @@ struct handle {
 	uint32_t h;
 	bool dmabuf;
 	uint64_t len;
-	uint64_t cost;   /* bytes it holds: a dma-buf region maps its whole dma-buf */
-	struct dbuf *db; /* a dma-buf region of a thread's dma-buf */
-	uint64_t dbgen;  /* while db->gen is this */
+	uint64_t cost; /* bytes it holds: a dma-buf region maps its whole dma-buf */
 	uint64_t nsegs;
 	unsigned int nstored;
 	struct sgdma_ioc_seg segs[NSTORE];
@@ -361,8 +357,6 @@ struct dbuf {
 	int kind;  /* DB_* */
 	int memfd; /* a udmabuf's memfd, or -1 (closed at once) */
 	uint64_t size;
-	uint64_t gen; /* counts its dma-bufs */
-	int live;     /* this dma-buf's regions in the thread's tables */
 };
 
 struct thread {
@@ -842,11 +836,6 @@ static struct handle *find_live(struct fdstate *fs, uint32_t h)
  * only handles that are not alive (the other commands are unaffected).
  */
 static bool sync_only_dead_handles;
-/*
- * Likewise for the map-time sync of REGISTER_DMABUF: there, a dma-buf is
- * not registered while a region of it lives.
- */
-static bool dmabuf_once;
 
 static void pick_handle(struct thread *t, struct call *c, uint32_t *out)
 {
@@ -1132,10 +1121,7 @@ static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
 
 	if (x < 60) {
 		d = pick_dbuf(t);
-		/* One region of a dma-buf at a time: another one of them, if any. */
-		for (int i = 0; d && dmabuf_once && d->live && i < NDBUF; i++)
-			d = &t->dbufs[i];
-		if (!d || (dmabuf_once && d->live))
+		if (!d)
 			x = 60 + below(r, 40);
 	}
 	if (x < 60) {
@@ -1186,9 +1172,8 @@ static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
 		c->dc = D_SELF;
 		*fd = c->fs->fd;
 	} else {
-		/* Not another thread's dup of its dma-buf where that matters. */
 		c->dc = D_RANDOM;
-		*fd = below(r, dmabuf_once ? 3 : 64);
+		*fd = below(r, 64);
 	}
 }
 
@@ -1752,17 +1737,8 @@ static void check_memory(struct thread *t, struct call *c)
 	memcpy(c->out.raw, c->p, c->written < ks ? c->written : ks);
 }
 
-/* A region of a thread's dma-buf is gone (unregistered, its file closed). */
-static void forget_dbuf(struct handle *h)
-{
-	if (h->db && h->db->gen == h->dbgen)
-		h->db->live--;
-	h->db = NULL;
-}
-
 static void forget(struct fdstate *fs, int idx)
 {
-	forget_dbuf(&fs->live[idx]);
 	fs->stale[fs->nstale++ % NSTALE] = fs->live[idx].h;
 	fs->live_bytes -= fs->live[idx].cost;
 	fs->live[idx] = fs->live[--fs->nlive];
@@ -1936,11 +1912,6 @@ static void after_register(struct thread *t, struct call *c)
 	fs->live_bytes += h->cost;
 	if (dmabuf)
 		atomic_fetch_add(&sh->dbuf_regions, 1);
-	if (dmabuf && c->db) {
-		h->db = (struct dbuf *)c->db;
-		h->dbgen = c->db->gen;
-		h->db->live++;
-	}
 	if (!read_all_segs(t, fs, h))
 		return;
 	for (uint64_t i = 0; i < n_inline && i < h->nstored; i++)
@@ -2222,7 +2193,6 @@ static void dbuf_close(struct dbuf *d)
 	if (d->memfd >= 0)
 		close(d->memfd);
 	d->fd = d->memfd = -1;
-	d->gen++, d->live = 0;
 	atomic_fetch_add(&sh->dbuf_closed, 1);
 }
 
@@ -2260,7 +2230,6 @@ static void dbuf_make(struct thread *t, struct dbuf *d)
 	}
 	close(fd);
 	d->fd = d->num;
-	d->gen++, d->live = 0;
 	d->kind = kind;
 	d->size = size;
 	atomic_fetch_add(&sh->dbuf_made[kind], 1);
@@ -2516,8 +2485,6 @@ out:
 
 static void fd_reset(struct fdstate *fs)
 {
-	for (int i = 0; i < fs->nlive; i++)
-		forget_dbuf(&fs->live[i]);
 	fs->nlive = 0;
 	fs->nstale = 0;
 	fs->live_bytes = 0;
@@ -2984,10 +2951,8 @@ static void baseline_info(void)
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL); /* may fail: no matter */
 	sync_only_dead_handles = !(base_info.dev_flags & SGDMA_INFO_IOMMU) &&
 	                         access("/sys/kernel/debug/dma-api", F_OK) == 0;
-	dmabuf_once = sync_only_dead_handles;
 	if (sync_only_dead_handles)
-		puts("sgdma-fuzz: DMA-API debugging without an IOMMU: SYNC of dead handles only, "
-		     "one region of a dma-buf at a time");
+		puts("sgdma-fuzz: DMA-API debugging without an IOMMU: SYNC of dead handles only");
 	if (base_info.abi_version != SGDMA_ABI_VERSION ||
 	    (slash && strcmp(base_info.name, slash + 1))) {
 		fprintf(stderr, "sgdma-fuzz: INFO: ABI %u, name '%.64s' for %s\n",
