@@ -10,6 +10,8 @@ modules; nothing else assumes where it came from:
              cache and never installed: 5.10 (bullseye), 7.3 (trixie-backports)
   built      built here from a Debian linux-source package with a config
              fragment of ours: the debug kernel (tests/vm/kernels/debug.config)
+             and, for `scons bench` only, the same without its checkers
+             (+ tests/vm/kernels/bench.config)
 
 The cache is $SGDMA_CACHE, default ~/.cache/sgdma: kernels/<entry>/kernel.json
 describes a finished entry. An entry's name holds everything it was made
@@ -335,13 +337,27 @@ class BuiltKernel(Recipe):
     """A kernel built from Debian's source with defconfig + kvm_guest and a
     fragment of ours: the test machine's needs built in, the checkers on."""
 
-    def __init__(self, name, source, fragment):
-        self.name, self.source, self.fragment = name, source, fragment
+    def __init__(self, name, source, fragment, overrides=None):
+        """@overrides: a second fragment merged after @fragment (the same
+        kernel with some of its options changed)."""
+        self.name, self.source = name, source
+        self.fragments = [fragment] + ([overrides] if overrides else [])
 
     def entry(self):
         deb = download([f"linux-source-{self.source.series}"], self.source.suite)[0]
-        digest = hashlib.sha256(self.fragment.read_bytes() + deb.name.encode()).hexdigest()[:12]
+        recipe = b"".join(f.read_bytes() for f in self.fragments)
+        digest = hashlib.sha256(recipe + deb.name.encode()).hexdigest()[:12]
         return STORE / f"{self.name}-{self.source.series}-{digest}"
+
+    def wanted(self):
+        """The options the fragments set to y, the later fragment winning."""
+        value = {}
+        for fragment in self.fragments:
+            for line in fragment.read_text().splitlines():
+                m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
+                if m:
+                    value[m.group(1)] = m.group(2)
+        return [f"{name}=y" for name, v in value.items() if v == "y"]
 
     def make(self, entry):
         src = self.source.tree()
@@ -349,11 +365,10 @@ class BuiltKernel(Recipe):
         make = ["make", "-s", "-C", src, f"O={out}"]
         run(make + ["x86_64_defconfig", "kvm_guest.config"])
         run([src / "scripts/kconfig/merge_config.sh", "-m", "-O", out, out / ".config",
-             self.fragment])
+             *self.fragments])
         run(make + ["olddefconfig"])
-        missing = [line for line in self.fragment.read_text().splitlines()
-                   if re.fullmatch(r"CONFIG_\w+=y", line)
-                   and line not in (out / ".config").read_text().splitlines()]
+        have = (out / ".config").read_text().splitlines()
+        missing = [line for line in self.wanted() if line not in have]
         if missing:
             raise SystemExit(f"kernels: {self.name}: the config lost {', '.join(missing)}")
         run(make + ["-j", jobs(), "bzImage", "modules"])
@@ -365,7 +380,7 @@ class BuiltKernel(Recipe):
         run(["find", out, "-name", "*.o", "-delete"])
         return Kernel(version, entry / "vmlinuz", entry / "lib/modules" / version, out,
                       origin=f"built from linux-source-{self.source.series} with "
-                             f"{self.fragment.relative_to(REPO)}")
+                             + " + ".join(str(f.relative_to(REPO)) for f in self.fragments))
 
 
 class PackagedKernel(Recipe):
@@ -460,6 +475,12 @@ RECIPES = {
         cc="x86_64-linux-gnu-gcc-12", cc_lacks=("CC_HAS_MIN_FUNCTION_ALIGNMENT",)),
     "debug": BuiltKernel("debug", DebianSource("7.3", "trixie-backports"),
                          REPO / "tests/vm/kernels/debug.config"),
+    # The debug kernel without its checkers, for timing (scons bench
+    # KERNELS=bench): it keeps CONFIG_GUP_TEST, the kernel's own pin
+    # benchmark. Not in the test matrix.
+    "bench": BuiltKernel("bench", DebianSource("7.3", "trixie-backports"),
+                         REPO / "tests/vm/kernels/debug.config",
+                         REPO / "tests/vm/kernels/bench.config"),
     # Debian 12's arm64 6.12 (a security update or a point release).
     "arm64-6.12": PackagedKernel(
         "arm64-6.12", None, (r"linux-image-(6\.12\.\d+\+deb12-arm64)-unsigned", None),
