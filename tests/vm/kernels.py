@@ -27,7 +27,8 @@ A selector (KERNELS=, --kernel) is [ARCH-]SEL. It matches the kernels of
 architecture ARCH (the host's when not given) whose version SEL matches:
 SEL is the version, a prefix of it ending before a non-digit ("6.1" is
 6.1.0-56-amd64, never 6.12.x), or its last '-'-separated words ("debug" is
-7.3.4-sgdma-debug); an empty SEL matches every kernel of ARCH ("arm64").
+7.3.4-sgdma-debug; a kernel built here is selected only so, or by its exact
+version); an empty SEL matches every kernel of ARCH ("arm64").
 So "6.12" is the host's 6.12 and "arm64-6.12" Debian's arm64 6.12. A
 kernel's exact version always matches it.
 The matrix of `scons test` is MATRIX.
@@ -155,6 +156,11 @@ def qualify(selector, arch):
     return selector if word in ARCHES or arch == HOST_ARCH else f"{arch}-{selector}"
 
 
+# In the version of every kernel built here (CONFIG_LOCALVERSION of its
+# fragment): "7.3" selects Debian's 7.3, never the debug or bench build.
+BUILT_MARK = "-sgdma-"
+
+
 def matches(selector, version):
     if version == selector:  # an exact version names its architecture itself
         return True
@@ -163,6 +169,8 @@ def matches(selector, version):
         return False
     if not selector or version == selector:
         return True
+    if BUILT_MARK in version:  # built here: by its name only ("debug")
+        return version.endswith("-" + selector)
     if version.startswith(selector) and not version[len(selector)].isdigit():
         return True
     return version.endswith("-" + selector)
