@@ -1069,20 +1069,23 @@ static void gen_inline(struct thread *t, struct call *c, uint32_t *inline_count,
 	}
 }
 
+/* The flags REGISTER and REGISTER_DMABUF accept, as gen_flags() draws them. */
+static const uint32_t reg_valid_flags[] = {
+    SGDMA_REG_TO_DEVICE,
+    SGDMA_REG_FROM_DEVICE,
+    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE,
+    SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
+};
+
 static void gen_register(struct thread *t, struct call *c)
 {
 	struct rng *r = &t->rng;
-	const uint32_t valid[] = {
-	    SGDMA_REG_TO_DEVICE,
-	    SGDMA_REG_FROM_DEVICE,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
-	};
 	struct sgdma_ioc_register *a = &c->in.reg;
 	uint64_t addr, len;
 
-	a->flags = gen_flags(r, valid, 5);
+	a->flags = gen_flags(r, reg_valid_flags,
+	                     (int)(sizeof(reg_valid_flags) / sizeof(reg_valid_flags[0])));
 	gen_buffer(t, c, &addr, &len);
 	if (c->live_memory && !(a->flags & ~REG_FLAGS) && (a->flags & SGDMA_REG_DIR_MASK))
 		a->flags = SGDMA_REG_TO_DEVICE | (a->flags & SGDMA_REG_REQUIRE_CONTIG);
@@ -1180,18 +1183,12 @@ static void gen_dmabuf_fd(struct thread *t, struct call *c, int *fd)
 static void gen_register_dmabuf(struct thread *t, struct call *c)
 {
 	struct rng *r = &t->rng;
-	const uint32_t valid[] = {
-	    SGDMA_REG_TO_DEVICE,
-	    SGDMA_REG_FROM_DEVICE,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
-	    SGDMA_REG_TO_DEVICE | SGDMA_REG_FROM_DEVICE | SGDMA_REG_REQUIRE_CONTIG,
-	};
 	struct sgdma_ioc_register_dmabuf *a = &c->in.regd;
 	uint64_t S, off, len, rest;
 	unsigned int x;
 
-	a->flags = gen_flags(r, valid, 5);
+	a->flags = gen_flags(r, reg_valid_flags,
+	                     (int)(sizeof(reg_valid_flags) / sizeof(reg_valid_flags[0])));
 	gen_dmabuf_fd(t, c, &a->fd);
 	/* Sizes of the dma-buf or, for anything else, of what one might be. */
 	S = c->db ? c->db->size : page * (1 + below(r, 16));
