@@ -159,3 +159,43 @@ int sgt_page_node(void *addr)
 		return -errno;
 	return status;
 }
+
+/* Lines of @path that contain @text, -1 when @path cannot be read. */
+static long count_lines_with(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+long sgt_dmabuf_total(void)
+{
+	FILE *f = fopen(SGT_DMABUF_BUFINFO, "re");
+	char line[512];
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " objects") && sscanf(line, "Total %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+long sgt_dmabuf_attachments(const char *name)
+{
+	return count_lines_with(SGT_DMABUF_BUFINFO, name);
+}
+
+long sgt_dma_api_mappings(const char *name)
+{
+	return count_lines_with("/sys/kernel/debug/dma-api/dump", name);
+}

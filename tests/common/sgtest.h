@@ -45,6 +45,15 @@ int sgt_drop_cap_ipc_lock(void);
 /* NUMA node of the page holding @addr (must be touched), or -errno. */
 int sgt_page_node(void *addr);
 
+/* debugfs views of what the kernel holds; each -1 when it cannot be read. */
+#define SGT_DMABUF_BUFINFO "/sys/kernel/debug/dma_buf/bufinfo"
+/* dma-bufs alive in the kernel (bufinfo's "Total N objects"). */
+long sgt_dmabuf_total(void);
+/* dma-bufs the device @name (a PCI name) is attached to. */
+long sgt_dmabuf_attachments(const char *name);
+/* Live DMA mappings of the device @name (DMA-API debugging's dump). */
+long sgt_dma_api_mappings(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

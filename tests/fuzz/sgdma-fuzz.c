@@ -2140,7 +2140,6 @@ static void run_call(struct thread *t, struct call *c)
 
 #define UDMABUF_DEV  "/dev/udmabuf"
 #define HEAP_DEV     "/dev/dma_heap/system"
-#define BUFINFO      "/sys/kernel/debug/dma_buf/bufinfo"
 #define DBUF_FD_BASE 400 /* far above the lowest free descriptor: never taken */
 
 /* A udmabuf over a sealed memfd of @size bytes; -1 with errno. */
@@ -2246,51 +2245,6 @@ static void dbuf_recycle(struct thread *t)
 		if (pct(&t->rng, 50))
 			dbuf_make(t, d);
 	}
-}
-
-/* dma-bufs the kernel holds (debugfs), -1 if unknown. */
-static long dmabuf_total(void)
-{
-	FILE *f = fopen(BUFINFO, "re");
-	char line[512];
-	long n = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, " objects") && sscanf(line, "Total %ld", &n) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return n;
-}
-
-/* dma-bufs the edu device is attached to (debugfs), -1 if unknown. */
-static long dmabuf_attachments(void)
-{
-	FILE *f = fopen(BUFINFO, "re");
-	char line[512];
-	long n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, base_info.name) != NULL;
-	fclose(f);
-	return n;
-}
-
-/* The device's live DMA mappings (DMA-API debugging's dump), -1 if unknown. */
-static long dma_api_mappings(void)
-{
-	FILE *f = fopen("/sys/kernel/debug/dma-api/dump", "re");
-	char line[512];
-	long n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, base_info.name) != NULL;
-	fclose(f);
-	return n;
 }
 
 static void do_ioctl(struct thread *t, struct fdstate *fs, int cmd)
@@ -3006,8 +2960,8 @@ static bool leak_check(long long pins_before, long dmabufs_before)
 {
 	long long regions = read_param("regions"), pinned = read_param("pinned_pages");
 	long long out = 0;
-	long dmabufs = dmabuf_total(), attached = dmabuf_attachments();
-	long mappings = dma_api_mappings();
+	long dmabufs = sgt_dmabuf_total(), attached = sgt_dmabuf_attachments(base_info.name);
+	long mappings = sgt_dma_api_mappings(base_info.name);
 	bool ok = true;
 
 	for (int i = 0; i < 50; i++) {
@@ -3040,7 +2994,7 @@ static bool leak_check(long long pins_before, long dmabufs_before)
 		ok = false;
 	}
 	if (dmabufs < 0 || attached < 0) {
-		printf("sgdma-fuzz: no %s: dma-buf attachments not checked\n", BUFINFO);
+		printf("sgdma-fuzz: no %s: dma-buf attachments not checked\n", SGT_DMABUF_BUFINFO);
 		return ok;
 	}
 	printf("sgdma-fuzz: dma-bufs %ld (before the run: %ld), attached to %s: %ld\n", dmabufs,
@@ -3286,7 +3240,7 @@ int main(int argc, char **argv)
 	setup_slots();
 	setup_specials(sgt_edu_bdf());
 	setup_exporters();
-	dmabufs_before = dmabuf_total();
+	dmabufs_before = sgt_dmabuf_total();
 	{
 		/* Reopening the shared file must not starve behind its users. */
 		pthread_rwlockattr_t attr;

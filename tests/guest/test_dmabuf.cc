@@ -27,7 +27,6 @@ namespace
 
 constexpr const char *kUdmabuf = "/dev/udmabuf";
 constexpr const char *kHeap = "/dev/dma_heap/system";
-constexpr const char *kBufinfo = "/sys/kernel/debug/dma_buf/bufinfo";
 
 bool have(const char *path)
 {
@@ -143,31 +142,10 @@ struct HeapBuf {
 	}
 };
 
-// The dma-bufs the kernel holds, from debugfs (-1 without it).
-long dmabuf_count()
-{
-	std::ifstream in(kBufinfo);
-	std::string line;
-	long n = -1;
-	while (std::getline(in, line))
-		if (line.find(" objects") != std::string::npos &&
-		    sscanf(line.c_str(), "Total %ld", &n) == 1)
-			break;
-	return n;
-}
-
 // How many dma-bufs have the edu device attached (-1 without debugfs).
 long edu_attachments()
 {
-	std::ifstream in(kBufinfo);
-	if (!in)
-		return -1;
-	std::string line;
-	long n = 0;
-	while (std::getline(in, line))
-		if (line.find(sgt_edu_bdf()) != std::string::npos)
-			n++;
-	return n;
+	return sgt_dmabuf_attachments(sgt_edu_bdf());
 }
 
 } // namespace
@@ -191,13 +169,13 @@ class DmabufTest : public SgdmaDmaTest
 	void SetUp() override
 	{
 		SgdmaDmaTest::SetUp();
-		baseline = dmabuf_count();
+		baseline = sgt_dmabuf_total();
 	}
 	void TearDown() override
 	{
 		// Every dma-buf of the test is gone: no region kept a reference.
 		if (baseline >= 0) {
-			EXPECT_EQ(baseline, dmabuf_count()) << "a dma-buf outlived its test";
+			EXPECT_EQ(baseline, sgt_dmabuf_total()) << "a dma-buf outlived its test";
 		}
 		SgdmaDmaTest::TearDown();
 	}
@@ -569,12 +547,12 @@ TEST_F(DmabufTest, ExporterClosedWhileRegistered)
 	Udmabuf u(len);
 	ASSERT_TRUE(u.ok()) << u.err;
 	memset(u.map, 0x5a, len);
-	long before = dmabuf_count();
+	long before = sgt_dmabuf_total();
 	sgdma_region *rd = reg(u.fd, 0, len, SGDMA_FROM_DEVICE);
 	ASSERT_NE(nullptr, rd) << sgdma_last_error();
 	u.close_fds(); // the memfd's pages stay mapped in u.map
 	if (before >= 0) {
-		EXPECT_EQ(before, dmabuf_count()) << "the region lost its dma-buf";
+		EXPECT_EQ(before, sgt_dmabuf_total()) << "the region lost its dma-buf";
 	}
 
 	sgdma_region *rs = sgdma_dev_register(dev, src.bytes(), len, SGDMA_TO_DEVICE);
@@ -585,7 +563,7 @@ TEST_F(DmabufTest, ExporterClosedWhileRegistered)
 	EXPECT_EQ(0, sgdma_unregister(rs));
 	EXPECT_EQ(0, sgdma_unregister(rd));
 	if (before >= 0) {
-		EXPECT_EQ(before - 1, dmabuf_count()) << "unregister kept the dma-buf";
+		EXPECT_EQ(before - 1, sgt_dmabuf_total()) << "unregister kept the dma-buf";
 	}
 }
 
@@ -623,7 +601,7 @@ TEST_F(DmabufTest, HeapClosedWhileRegistered)
 TEST_F(DmabufTest, DeathReleasesDmabufs)
 {
 	NEED_UDMABUF();
-	long before = dmabuf_count();
+	long before = sgt_dmabuf_total();
 	int pipefd[2];
 	ASSERT_EQ(0, pipe(pipefd));
 	pid_t pid = fork();
@@ -643,7 +621,7 @@ TEST_F(DmabufTest, DeathReleasesDmabufs)
 	EXPECT_EQ('y', ok);
 	EXPECT_EQ(1, param("regions"));
 	if (before >= 0) {
-		EXPECT_EQ(before + 1, dmabuf_count());
+		EXPECT_EQ(before + 1, sgt_dmabuf_total());
 	}
 	kill(pid, SIGKILL);
 	ASSERT_EQ(pid, waitpid(pid, nullptr, 0));
@@ -651,7 +629,7 @@ TEST_F(DmabufTest, DeathReleasesDmabufs)
 	close(pipefd[1]);
 	EXPECT_EQ(0, param("regions"));
 	if (before >= 0) {
-		EXPECT_EQ(before, dmabuf_count());
+		EXPECT_EQ(before, sgt_dmabuf_total());
 	}
 	if (edu_attachments() >= 0) {
 		EXPECT_EQ(0, edu_attachments());
@@ -666,7 +644,7 @@ TEST_F(DmabufTest, RevocationReleasesDmabufs)
 	ASSERT_TRUE(u.ok()) << u.err;
 	sgdma_dev *d = sgdma_open(sgt_edu_bdf());
 	ASSERT_NE(nullptr, d) << sgdma_last_error();
-	long before = dmabuf_count();
+	long before = sgt_dmabuf_total();
 	sgdma_region *r = sgdma_register_dmabuf(d, u.fd, 0, u.size, SGDMA_BIDIRECTIONAL);
 	ASSERT_NE(nullptr, r) << sgdma_last_error();
 	u.close_fds();
@@ -674,7 +652,7 @@ TEST_F(DmabufTest, RevocationReleasesDmabufs)
 	ASSERT_EQ(0, sgt_unexpose_edu());
 	EXPECT_EQ(0, param("regions"));
 	if (before >= 0) {
-		EXPECT_EQ(before - 1, dmabuf_count()) << "revocation kept the dma-buf";
+		EXPECT_EQ(before - 1, sgt_dmabuf_total()) << "revocation kept the dma-buf";
 	}
 	if (edu_attachments() >= 0) {
 		EXPECT_EQ(0, edu_attachments());

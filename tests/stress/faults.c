@@ -152,7 +152,6 @@ enum { K_4K, K_THP, K_SPLIT, K_COW, K_OPEN, K_DMABUF, NKIND };
 static const char *const kind_name[NKIND] = {"4k", "thp", "split", "cow", "open", "dmabuf"};
 
 #define UDMABUF_DEV "/dev/udmabuf"
-#define BUFINFO     DEBUGFS "dma_buf/bufinfo"
 
 struct walk {
 	int kind;
@@ -191,21 +190,6 @@ static int make_udmabuf(int *memfd)
 	if (dev >= 0)
 		close(dev);
 	return fd;
-}
-
-/* dma-bufs the edu device is attached to (debugfs), -1 if unknown. */
-static long edu_attachments(void)
-{
-	FILE *f = fopen(BUFINFO, "re");
-	char line[512];
-	long n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, sgt_edu_bdf()) != NULL;
-	fclose(f);
-	return n;
 }
 
 /*
@@ -274,7 +258,7 @@ static void walk_check_clean(const struct walk *w, unsigned int n)
 {
 	long long regions = param("regions"), pinned = param("pinned_pages");
 	long long kb = vm_pin_kb(), pins = n % 4 ? 0 : foll_pins_outstanding() - w->pins_before;
-	long attached = edu_attachments();
+	long attached = sgt_dmabuf_attachments(sgt_edu_bdf());
 
 	if (regions || pinned || kb || pins || attached > 0)
 		fail("after step %u: regions %lld, pinned_pages %lld, VmPin %lld kB, FOLL_PIN "
