@@ -41,14 +41,15 @@
 struct sgdma_ucmd {
 	void __user *ubuf;
 	u32 user_size;
+	u32 ksize;		/* our version of the struct */
 	void *cmd;
 };
 
 /* Copy the (possibly shorter) reply back to the caller's struct. */
-static int sgdma_respond(struct sgdma_ucmd *ucmd, size_t ksize)
+static int sgdma_respond(struct sgdma_ucmd *ucmd)
 {
-	if (copy_to_user(ucmd->ubuf, ucmd->cmd, min_t(size_t, ucmd->user_size,
-						      ksize)))
+	if (copy_to_user(ucmd->ubuf, ucmd->cmd,
+			 min(ucmd->user_size, ucmd->ksize)))
 		return -EFAULT;
 	return 0;
 }
@@ -153,24 +154,40 @@ static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	strscpy(cmd->name, dev_name(dev), sizeof(cmd->name));
 	cmd->features = SGDMA_FEATURES;
 	cmd->dma_align = dma_get_cache_alignment();
-	return sgdma_respond(ucmd, sizeof(*cmd));
+	return sgdma_respond(ucmd);
 }
 
 /*
- * A new region's first segments, into the caller's array: a region of a
- * few segments then needs no GET_SEGS.
+ * Hand a new region to the caller: its first segments into the caller's
+ * array (a region of a few segments then needs no GET_SEGS), a handle, and
+ * the reply with them.  @r and its count in f->nregions are the file's
+ * from here on; on failure both are given up again.
  */
-static int sgdma_register_inline(struct sgdma_region *r,
-				 struct sgdma_ioc_register *cmd)
+static int sgdma_file_add_region(struct sgdma_file *f, struct sgdma_ucmd *ucmd,
+				 struct sgdma_region *r, u32 *inline_count,
+				 u64 inline_segs, u32 *handle)
 {
-	u64 count = cmd->inline_count;
-	int ret;
+	u64 count = *inline_count;
+	int ret = 0;
 
-	if (!count)
-		return 0;
-	ret = sgdma_region_copy_segs(r, 0, &count,
-				     u64_to_user_ptr(cmd->inline_segs));
-	cmd->inline_count = count;
+	if (count) {
+		ret = sgdma_region_copy_segs(r, 0, &count,
+					     u64_to_user_ptr(inline_segs));
+		*inline_count = count;
+	}
+	/* Cyclic handles: a stale handle does not name a new region. */
+	if (!ret)
+		ret = xa_alloc_cyclic(&f->regions, handle, r,
+				      XA_LIMIT(1, U32_MAX), &f->next_handle,
+				      GFP_KERNEL_ACCOUNT);
+	if (ret < 0) {
+		sgdma_file_release_region(f, r);
+		atomic_dec(&f->nregions);
+		return ret;
+	}
+	ret = sgdma_respond(ucmd);
+	if (ret)
+		sgdma_file_drop_region(f, *handle, r);
 	return ret;
 }
 
@@ -179,7 +196,7 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	struct sgdma_ioc_register *cmd = ucmd->cmd;
 	struct sgdma_region *r;
 	u64 nsegs;
-	u32 handle, slot;
+	u32 slot;
 	u8 *stale;
 	int ret;
 
@@ -207,33 +224,16 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 		/* Not contiguous: say how many segments it would have been. */
 		if (ret == -E2BIG && nsegs) {
 			cmd->nsegs = nsegs;
-			sgdma_respond(ucmd, sizeof(*cmd));
+			sgdma_respond(ucmd);
 		}
 		goto err_count;
 	}
 	r->status_slot = slot;
-	ret = sgdma_register_inline(r, cmd);
-	if (ret) {
-		sgdma_file_release_region(f, r);
-		goto err_count;
-	}
-
-	/* Cyclic handles: a stale handle does not name a new region. */
-	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
-			      &f->next_handle, GFP_KERNEL_ACCOUNT);
-	if (ret < 0) {
-		sgdma_file_release_region(f, r);
-		goto err_count;
-	}
-
-	cmd->handle = handle;
 	cmd->nsegs = r->nsegs;
 	cmd->region_flags = r->facts;
 	cmd->status_slot = slot;
-	ret = sgdma_respond(ucmd, sizeof(*cmd));
-	if (ret)
-		sgdma_file_drop_region(f, handle, r);
-	return ret;
+	return sgdma_file_add_region(f, ucmd, r, &cmd->inline_count,
+				     cmd->inline_segs, &cmd->handle);
 
 err_count:
 	atomic_dec(&f->nregions);
@@ -246,8 +246,7 @@ static int sgdma_ioctl_register_dmabuf(struct sgdma_file *f,
 {
 	struct sgdma_ioc_register_dmabuf *cmd = ucmd->cmd;
 	struct sgdma_region *r;
-	u64 nsegs, count;
-	u32 handle;
+	u64 nsegs;
 	int ret;
 
 	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
@@ -265,35 +264,14 @@ static int sgdma_ioctl_register_dmabuf(struct sgdma_file *f,
 	if (ret) {
 		if (ret == -E2BIG && nsegs) {
 			cmd->nsegs = nsegs;
-			sgdma_respond(ucmd, sizeof(*cmd));
+			sgdma_respond(ucmd);
 		}
 		goto err_count;
 	}
-	if (cmd->inline_count) {
-		count = cmd->inline_count;
-		ret = sgdma_region_copy_segs(r, 0, &count,
-					     u64_to_user_ptr(cmd->inline_segs));
-		cmd->inline_count = count;
-		if (ret) {
-			sgdma_region_release(r);
-			goto err_count;
-		}
-	}
-
-	ret = xa_alloc_cyclic(&f->regions, &handle, r, XA_LIMIT(1, U32_MAX),
-			      &f->next_handle, GFP_KERNEL_ACCOUNT);
-	if (ret < 0) {
-		sgdma_region_release(r);
-		goto err_count;
-	}
-
-	cmd->handle = handle;
 	cmd->nsegs = r->nsegs;
 	cmd->region_flags = r->facts;
-	ret = sgdma_respond(ucmd, sizeof(*cmd));
-	if (ret)
-		sgdma_file_drop_region(f, handle, r);
-	return ret;
+	return sgdma_file_add_region(f, ucmd, r, &cmd->inline_count,
+				     cmd->inline_segs, &cmd->handle);
 
 err_count:
 	atomic_dec(&f->nregions);
@@ -317,7 +295,7 @@ static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	sgdma_region_put(r);
 	if (ret)
 		return ret;
-	return sgdma_respond(ucmd, sizeof(*cmd));
+	return sgdma_respond(ucmd);
 }
 
 static int sgdma_ioctl_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
@@ -417,6 +395,7 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EINVAL;
 	if (ucmd.user_size > SGDMA_MAX_ARG_SIZE)
 		return -E2BIG;
+	ucmd.ksize = op->size;
 	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuf,
 				    ucmd.user_size);
 	if (ret)
