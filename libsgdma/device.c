@@ -127,38 +127,21 @@ static int resolve(const char *fn, const char *name, char *path, size_t size)
 /* ---- forks -------------------------------------------------------------- */
 
 /*
- * Forks of this process so far, counted in the child: a device opened
- * before the last fork belongs to the parent.  Lets calls that need no
- * system call (a sync of a region that needs none) still refuse a forked
- * child without asking getpid().
+ * sgdma__forks (internal.h) lets calls that need no system call (a sync of
+ * a region that needs none) still refuse a forked child without asking
+ * getpid().
  */
-static atomic_uint forks;
+atomic_uint sgdma__forks;
 static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
 
 static void count_fork(void)
 {
-	atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sgdma__forks, 1, memory_order_relaxed);
 }
 
 static void register_fork_counter(void)
 {
 	pthread_atfork(NULL, NULL, count_fork);
-}
-
-bool sgdma__dev_forked(const struct sgdma_dev *dev)
-{
-	return atomic_load_explicit(&forks, memory_order_relaxed) != dev->forks;
-}
-
-bool sgdma__dev_revoked(struct sgdma_dev *dev)
-{
-	if (atomic_load_explicit(&dev->revoked, memory_order_relaxed))
-		return true;
-	if (dev->status && dev->status->revoked) {
-		atomic_store(&dev->revoked, true);
-		return true;
-	}
-	return false;
 }
 
 /* ---- opening and references --------------------------------------------- */
@@ -286,7 +269,7 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 	atomic_init(&dev->refs, 1);
 	atomic_init(&dev->warned, false);
 	dev->owner = getpid();
-	dev->forks = atomic_load_explicit(&forks, memory_order_relaxed);
+	dev->forks = atomic_load_explicit(&sgdma__forks, memory_order_relaxed);
 	return dev;
 
 err_close:

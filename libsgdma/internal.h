@@ -159,14 +159,38 @@ int sgdma__dev_ioctl(struct sgdma_dev *dev, unsigned long req, void *arg);
 /* The default device, with a reference for the caller; NULL on failure. */
 struct sgdma_dev *sgdma__default_get(const char *fn);
 /*
- * True in a process forked after @dev was opened (pthread_atfork): the
- * device's file belongs to the parent's mm.  No system call.
+ * Forks of this process so far, counted in the child (pthread_atfork):
+ * a device opened before the last fork belongs to the parent.
  */
-bool sgdma__dev_forked(const struct sgdma_dev *dev);
+extern atomic_uint sgdma__forks;
+
+/*
+ * The two checks below are inline: a sync that needs no system call is
+ * only them and the argument checks, and a call each was half its cost.
+ */
+
+/*
+ * True in a process forked after @dev was opened: the device's file
+ * belongs to the parent's mm.  No system call.
+ */
+static inline bool sgdma__dev_forked(const struct sgdma_dev *dev)
+{
+	return atomic_load_explicit(&sgdma__forks, memory_order_relaxed) != dev->forks;
+}
+
 /*
  * True when @dev is known to be revoked: an ioctl answered ENODEV, or the
  * module's status page says so.  No system call.
  */
-bool sgdma__dev_revoked(struct sgdma_dev *dev);
+static inline bool sgdma__dev_revoked(struct sgdma_dev *dev)
+{
+	if (atomic_load_explicit(&dev->revoked, memory_order_relaxed))
+		return true;
+	if (dev->status && dev->status->revoked) {
+		atomic_store(&dev->revoked, true);
+		return true;
+	}
+	return false;
+}
 
 #endif /* SGDMA_INTERNAL_H */
