@@ -39,6 +39,15 @@ static void kernel_unregister(struct sgdma_dev *dev, uint32_t handle)
 	errno = saved;
 }
 
+/* free() that keeps errno: the caller reports an earlier failure. */
+static void free_keeping_errno(void *p)
+{
+	int saved = errno;
+
+	free(p);
+	errno = saved;
+}
+
 /* Arguments of a registration.  Returns 0 or -EINVAL with the message set. */
 static int check_args(const char *fn, const struct sgdma_dev *dev, const void *buf, size_t len,
                       unsigned int flags)
@@ -183,8 +192,6 @@ static int region_flags(const char *fn, struct sgdma_region *r,
 static struct sgdma_region *take_segments(const char *fn, struct sgdma_region *r, size_t room,
                                           uint64_t nsegs, uint32_t inline_count)
 {
-	int err;
-
 	if (nsegs == 0 || nsegs > r->len || inline_count > room || inline_count > nsegs) {
 		sgdma__fail(EPROTO,
 		            "%s: the module reported %llu segments for %zu bytes (%u inline)", fn,
@@ -202,9 +209,7 @@ static struct sgdma_region *take_segments(const char *fn, struct sgdma_region *r
 	return r;
 
 err_free:
-	err = errno;
-	free(r);
-	errno = err;
+	free_keeping_errno(r);
 	return NULL;
 }
 
@@ -268,17 +273,13 @@ static struct sgdma_region *do_register(const char *fn, struct sgdma_dev *dev, v
 	return r;
 
 err_free_unregister:
-	err = errno;
-	free(r);
-	errno = err;
+	free_keeping_errno(r);
 err_unregister:
 	kernel_unregister(dev, reg.handle);
 	return NULL;
 
 err_free:
-	err = errno;
-	free(r);
-	errno = err;
+	free_keeping_errno(r);
 	return NULL;
 }
 
@@ -454,17 +455,13 @@ sgdma_register_dmabuf(struct sgdma_dev *dev, int fd, size_t offset, size_t len, 
 	return r;
 
 err_free_unregister:
-	err = errno;
-	free(r);
-	errno = err;
+	free_keeping_errno(r);
 err_unregister:
 	kernel_unregister(dev, reg.handle);
 	return NULL;
 
 err_free:
-	err = errno;
-	free(r);
-	errno = err;
+	free_keeping_errno(r);
 	return NULL;
 }
 
