@@ -501,7 +501,6 @@ SGDMA_EXPORT void *sgdma_region_addr(const struct sgdma_region *r)
 
 static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t len, uint32_t flag)
 {
-	struct sgdma_ioc_sync s;
 	int err;
 
 	if (!r)
@@ -520,7 +519,7 @@ static int do_sync(const char *fn, struct sgdma_region *r, size_t off, size_t le
 			return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_SYNC, ENODEV, r->len);
 		return 0;
 	}
-	s = (struct sgdma_ioc_sync){
+	struct sgdma_ioc_sync s = {
 	    .size = sizeof(s), .flags = flag, .handle = r->handle, .offset = off, .length = len};
 	err = sgdma__dev_ioctl(r->dev, SGDMA_IOC_SYNC, &s);
 	if (err)
