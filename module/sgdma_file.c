@@ -409,7 +409,7 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (current->mm != f->mm)
 			return -EPERM;
 	}
-	if (READ_ONCE(f->sd->revoked))
+	if (sgdma_dev_revoked(f->sd))
 		return -ENODEV;
 	return op->execute(f, &ucmd);
 }

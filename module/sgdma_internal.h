@@ -58,8 +58,9 @@ struct sgdma_dev {
 	dev_t devt;
 
 	struct rw_semaphore dma_lock;
-	bool revoked;			/* set under dma_lock held for writing */
-	/* A zeroed page files map read-only; revoked mirrors the above. */
+	/* Set under dma_lock held for writing; sgdma_dev_revoked() without. */
+	bool revoked;
+	/* A zeroed page files map read-only; revoked set before the above. */
 	struct sgdma_status *status;
 
 	spinlock_t regions_lock;	/* protects regions */
@@ -92,6 +93,16 @@ struct sgdma_dev {
 	unsigned int saved_min_align;
 	bool saved_parms;		/* the device has dma_parms */
 };
+
+/*
+ * Whether @sd is revoked, without dma_lock: once this is true the status
+ * page says so too (sgdma_regions_revoke() writes it first).
+ */
+static inline bool sgdma_dev_revoked(struct sgdma_dev *sd)
+{
+	/* Pairs with the release in sgdma_regions_revoke(). */
+	return smp_load_acquire(&sd->revoked);
+}
 
 /* The device's segment limits a region was built and mapped under. */
 struct sgdma_seg_limits {

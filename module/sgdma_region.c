@@ -1181,8 +1181,14 @@ void sgdma_regions_revoke(struct sgdma_dev *sd)
 	LIST_HEAD(unmapped);
 
 	down_write(&sd->dma_lock);
-	sd->revoked = true;
+	/*
+	 * The status page first: it says revoked before any call can fail
+	 * with -ENODEV (the uapi's promise; libsgdma's no-syscall syncs
+	 * look at nothing else).  Paired with sgdma_dev_revoked().
+	 */
 	WRITE_ONCE(sd->status->revoked, 1);
+	/* Orders the status page before the flag lockless readers test. */
+	smp_store_release(&sd->revoked, true);
 	while (!list_empty(&sd->regions)) {
 		r = list_first_entry(&sd->regions, struct sgdma_region,
 				     dev_node);
@@ -1205,7 +1211,7 @@ void sgdma_regions_revoke(struct sgdma_dev *sd)
 /* Why a region handed to an ioctl is no longer usable. */
 static int sgdma_region_gone(struct sgdma_region *r)
 {
-	return READ_ONCE(r->sd->revoked) ? -ENODEV : -ENOENT;
+	return sgdma_dev_revoked(r->sd) ? -ENODEV : -ENOENT;
 }
 
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
