@@ -86,6 +86,12 @@ struct sgdma_region {
 	unsigned int flags; /* sgdma_region_flags() */
 	bool dmabuf;        /* a dma-buf's range (sgdma_register_dmabuf()): @addr is NULL */
 	unsigned int dir;   /* SGDMA_TO_DEVICE, _FROM_DEVICE or _BIDIRECTIONAL */
+	/*
+	 * The device's status page when syncs of the region need nothing from
+	 * the kernel (no NEEDS_SYNC flag), else NULL: the one test of a sync
+	 * without a system call.
+	 */
+	const volatile struct sgdma_status *nosync_status;
 	/* The region status byte (read-only mapping), NULL without one. */
 	const volatile uint8_t *stale;
 	/* Under the cache lock: users of a cached region, and the cache list. */
