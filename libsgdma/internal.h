@@ -171,8 +171,9 @@ struct sgdma_dev *sgdma__default_get(const char *fn);
 extern atomic_uint sgdma__forks;
 
 /*
- * The two checks below are inline: a sync that needs no system call is
- * only them and the argument checks, and a call each was half its cost.
+ * The two checks below are inline: the no-syscall sync (the first) and
+ * the registration cache's lookup (both) make them on every call, where a
+ * function call each was half the cost.
  */
 
 /*
