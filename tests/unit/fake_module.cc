@@ -28,6 +28,21 @@
 	       << he << " (\"" << h << "\") does not contain " << ne << " (\"" << n << "\")";
 }
 
+void expect_syncs_refuse_bad_ranges(sgdma_region *r, size_t len)
+{
+	struct {
+		size_t off, len;
+	} bad[] = {{0, 0},       {len, 0},      {len, 1},      {len - 1, 2},
+	           {0, len + 1}, {1, SIZE_MAX}, {SIZE_MAX, 1}, {SIZE_MAX, SIZE_MAX}};
+	for (auto &b : bad) {
+		errno = 0;
+		EXPECT_EQ(sgdma_sync_for_device(r, b.off, b.len), -EINVAL) << b.off << "+" << b.len;
+		EXPECT_EQ(errno, EINVAL);
+		EXPECT_EQ(sgdma_sync_for_cpu(r, b.off, b.len), -EINVAL) << b.off << "+" << b.len;
+		EXPECT_EQ(errno, EINVAL);
+	}
+}
+
 namespace fake
 {
 

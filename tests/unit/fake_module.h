@@ -47,6 +47,12 @@
                                       const std::string &n);
 #define EXPECT_HAS(h, n) EXPECT_PRED_FORMAT2(has_substr, h, n)
 
+/*
+ * Both syncs of @r, a region of @len bytes, refuse with EINVAL every range
+ * that is not inside it: empty, past the end, and ends that wrap.
+ */
+void expect_syncs_refuse_bad_ranges(sgdma_region *r, size_t len);
+
 namespace fake
 {
 
