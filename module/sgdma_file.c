@@ -10,6 +10,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -54,17 +55,79 @@ static int sgdma_respond(struct sgdma_ucmd *ucmd)
 	return 0;
 }
 
+/*
+ * Handles count up per file, cyclically from 1, so that a stale handle
+ * does not name a new region until the count wraps; a hash table finds
+ * the region.  Registering allocates nothing for its handle: an xarray
+ * keyed by ever new numbers would build, and RCU-free again, a path of
+ * nodes for nearly every registration.  The table never shrinks (that
+ * would queue work at every unregister): it keeps the size of the most
+ * regions the file held at once.
+ */
+static const struct rhashtable_params sgdma_handle_params = {
+	.key_len = sizeof(u32),
+	.key_offset = offsetof(struct sgdma_region, handle),
+	.head_offset = offsetof(struct sgdma_region, handle_node),
+};
+
 /* The region behind @handle, with a reference for the caller. */
 static struct sgdma_region *sgdma_file_get_region(struct sgdma_file *f,
 						  u32 handle)
 {
 	struct sgdma_region *r;
 
-	xa_lock(&f->regions);
-	r = xa_load(&f->regions, handle);
+	spin_lock(&f->handles_lock);
+	r = rhashtable_lookup_fast(&f->handles, &handle, sgdma_handle_params);
 	if (r)
 		kref_get(&r->kref);
-	xa_unlock(&f->regions);
+	spin_unlock(&f->handles_lock);
+	return r;
+}
+
+/*
+ * Give @r the file's next free handle, also in *@handle: from the moment
+ * it has one, another thread may unregister @r.
+ */
+static int sgdma_file_name_region(struct sgdma_file *f,
+				  struct sgdma_region *r, u32 *handle)
+{
+	int ret;
+
+	spin_lock(&f->handles_lock);
+	do {
+		f->last_handle = f->last_handle == U32_MAX ?
+				 1 : f->last_handle + 1;
+		r->handle = f->last_handle;
+		/* -EEXIST: wrapped onto a region still registered. */
+		ret = rhashtable_lookup_insert_fast(&f->handles,
+						    &r->handle_node,
+						    sgdma_handle_params);
+	} while (ret == -EEXIST);
+	*handle = r->handle;
+	spin_unlock(&f->handles_lock);
+	/* The table could not grow. */
+	return ret ? -ENOMEM : 0;
+}
+
+/*
+ * Take @handle away from its region (only if that is @expect, when
+ * given).  Returns the region, whose reference of the file is now the
+ * caller's, or NULL.
+ */
+static struct sgdma_region *sgdma_file_unname_region(struct sgdma_file *f,
+						     u32 handle,
+						     struct sgdma_region *expect)
+{
+	struct sgdma_region *r;
+
+	spin_lock(&f->handles_lock);
+	r = rhashtable_lookup_fast(&f->handles, &handle, sgdma_handle_params);
+	if (r && (!expect || r == expect))
+		rhashtable_remove_fast(&f->handles, &r->handle_node,
+				       sgdma_handle_params);
+	else
+		r = NULL;
+	spin_unlock(&f->handles_lock);
 	return r;
 }
 
@@ -128,7 +191,7 @@ static void sgdma_file_release_region(struct sgdma_file *f,
 static void sgdma_file_drop_region(struct sgdma_file *f, u32 handle,
 				   struct sgdma_region *r)
 {
-	if (xa_cmpxchg(&f->regions, handle, r, NULL, 0) != r)
+	if (!sgdma_file_unname_region(f, handle, r))
 		return;		/* another thread unregistered it */
 	atomic_dec(&f->nregions);
 	sgdma_file_release_region(f, r);
@@ -175,12 +238,9 @@ static int sgdma_file_add_region(struct sgdma_file *f, struct sgdma_ucmd *ucmd,
 					     u64_to_user_ptr(inline_segs));
 		*inline_count = count;
 	}
-	/* Cyclic handles: a stale handle does not name a new region. */
 	if (!ret)
-		ret = xa_alloc_cyclic(&f->regions, handle, r,
-				      XA_LIMIT(1, U32_MAX), &f->next_handle,
-				      GFP_KERNEL_ACCOUNT);
-	if (ret < 0) {
+		ret = sgdma_file_name_region(f, r, handle);
+	if (ret) {
 		sgdma_file_release_region(f, r);
 		atomic_dec(&f->nregions);
 		return ret;
@@ -324,7 +384,7 @@ static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 
 	if (cmd->flags || cmd->reserved)
 		return -EINVAL;
-	r = xa_erase(&f->regions, cmd->handle);
+	r = sgdma_file_unname_region(f, cmd->handle, NULL);
 	if (!r)
 		return -ENOENT;
 	atomic_dec(&f->nregions);
@@ -430,8 +490,13 @@ static int sgdma_open(struct inode *inode, struct file *file)
 		sgdma_dev_put(sd);
 		return -ENOMEM;
 	}
+	if (rhashtable_init(&f->handles, &sgdma_handle_params)) {
+		kfree(f);
+		sgdma_dev_put(sd);
+		return -ENOMEM;
+	}
+	spin_lock_init(&f->handles_lock);
 	f->sd = sd;
-	xa_init_flags(&f->regions, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	atomic_set(&f->nregions, 0);
 	ida_init(&f->status_slots);
 	xa_init_flags(&f->status_pages, XA_FLAGS_ACCOUNT);
@@ -473,21 +538,21 @@ static int sgdma_mmap(struct file *file, struct vm_area_struct *vma)
 	return vm_insert_page(vma, vma->vm_start, page);
 }
 
+/* The file is closing: a region it still held goes. */
+static void sgdma_release_handle(void *region, void *file)
+{
+	sgdma_file_release_region(file, region);
+}
+
 static int sgdma_release(struct inode *inode, struct file *file)
 {
 	struct sgdma_file *f = file->private_data;
-	struct sgdma_region *r;
-	unsigned long handle;
+	unsigned long index;
 	struct page *page;
 
-	xa_for_each(&f->regions, handle, r) {
-		xa_erase(&f->regions, handle);
-		sgdma_file_release_region(f, r);
-		cond_resched();
-	}
-	xa_destroy(&f->regions);
+	rhashtable_free_and_destroy(&f->handles, sgdma_release_handle, f);
 	/* Mappings of the status pages hold their own references. */
-	xa_for_each(&f->status_pages, handle, page)
+	xa_for_each(&f->status_pages, index, page)
 		__free_page(page);
 	xa_destroy(&f->status_pages);
 	ida_destroy(&f->status_slots);

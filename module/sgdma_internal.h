@@ -15,6 +15,8 @@
  *				change its DMA configuration
  *   sgdma_region.lock		the region's mapping state and its cursor
  *   sgdma_dev.regions_lock	spinlock for the list of mapped regions
+ * and, apart from them, sgdma_file.handles_lock (a spinlock around finding
+ * a region by its handle and taking a reference, or taking the handle away).
  * None of them is held while user memory is touched (pinning, copying
  * arguments or segments): a fault that never ends (userfaultfd, FUSE)
  * stalls only the ioctl that took it, never revocation or other devices.
@@ -31,6 +33,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable-types.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
@@ -121,6 +124,8 @@ struct sgdma_seg_cursor {
 
 struct sgdma_region {
 	struct kref kref;
+	u32 handle;			/* its name in the file, once it has one */
+	struct rhash_head handle_node;	/* in sgdma_file.handles */
 	struct sgdma_dev *sd;		/* reference held */
 	struct mm_struct *mm;		/* mmgrab: pinned_vm is charged here */
 	/* Whose user's locked_vm is charged (NULL with CAP_IPC_LOCK). */
@@ -183,8 +188,9 @@ struct sgdma_region {
 struct sgdma_file {
 	struct sgdma_dev *sd;		/* reference held */
 	struct mm_struct *mm;		/* the opener's (mmgrab) */
-	struct xarray regions;		/* handle -> region (reference) */
-	u32 next_handle;
+	struct rhashtable handles;	/* handle -> region (reference) */
+	spinlock_t handles_lock;
+	u32 last_handle;		/* handles_lock */
 	atomic_t nregions;
 	struct ida status_slots;	/* region status bytes in use */
 	struct xarray status_pages;	/* index -> page of status bytes */

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -604,6 +606,63 @@ TEST_F(UapiTest, HandlesGetSegsAndSync)
 	g.count = 1;
 	EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "reused handle";
 	EXPECT_EQ(0, unreg(r2.handle));
+}
+
+// Handles count up from 1 in a fresh file and each names its own region,
+// through every growth of the file's handle table; an unregistered handle
+// is not given out again, and closing releases what is left.
+TEST_F(UapiTest, HandlesCountUpAndNameTheirOwnRegion)
+{
+	constexpr size_t kRegions = 300;
+	std::unique_ptr<uint8_t, decltype(&free)> buf(
+	    static_cast<uint8_t *>(aligned_alloc(4096, kRegions * 4096)), free);
+	ASSERT_TRUE(buf);
+	memset(buf.get(), 1, kRegions * 4096);
+	long long pinned = param("pinned_pages");
+	std::vector<uint32_t> handle(kRegions);
+	std::vector<sgdma_ioc_seg> seg(kRegions);
+
+	for (size_t i = 0; i < kRegions; i++) {
+		sgdma_ioc_register r = {};
+		r.size = sizeof(r);
+		r.flags = kBidi;
+		r.addr = reinterpret_cast<uintptr_t>(buf.get() + i * 4096);
+		r.length = 4096;
+		r.inline_count = 1;
+		r.inline_segs = reinterpret_cast<uintptr_t>(&seg[i]);
+		ASSERT_EQ(0, call(SGDMA_IOC_REGISTER, &r)) << "region " << i;
+		ASSERT_EQ(1u, r.inline_count);
+		handle[i] = r.handle;
+		EXPECT_EQ(i + 1, r.handle) << "region " << i;
+	}
+	EXPECT_EQ(pinned + (long long)kRegions, param("pinned_pages"));
+
+	// Every second one goes; the rest still answer with their own segment.
+	for (size_t i = 1; i < kRegions; i += 2)
+		ASSERT_EQ(0, unreg(handle[i]));
+	for (size_t i = 0; i < kRegions; i++) {
+		sgdma_ioc_seg got = {};
+		sgdma_ioc_get_segs g = {};
+		g.size = sizeof(g);
+		g.handle = handle[i];
+		g.count = 1;
+		g.segs = reinterpret_cast<uintptr_t>(&got);
+		if (i % 2) {
+			EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "handle " << handle[i];
+			continue;
+		}
+		ASSERT_EQ(0, call(SGDMA_IOC_GET_SEGS, &g)) << "handle " << handle[i];
+		EXPECT_EQ(seg[i].addr, got.addr) << "handle " << handle[i];
+		EXPECT_EQ(4096u, got.len) << "handle " << handle[i];
+	}
+
+	sgdma_ioc_register again;
+	ASSERT_EQ(0, reg(buf.get() + 4096, 4096, kBidi, &again));
+	EXPECT_EQ(kRegions + 1, again.handle) << "a freed handle was given out again";
+
+	ASSERT_EQ(0, close(fd));
+	fd = -1;
+	EXPECT_EQ(pinned, param("pinned_pages")) << "closing left pages pinned";
 }
 
 TEST_F(UapiTest, ModuleLimits)
