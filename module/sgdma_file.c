@@ -7,6 +7,7 @@
  * unregister on one file at once, and no lock is held while an ioctl
  * touches user memory.
  */
+#include <linux/bitmap.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -64,7 +65,14 @@ static int sgdma_respond(struct sgdma_ucmd *ucmd)
  * would queue work at every unregister): it keeps the size of the most
  * regions the file held at once.
  */
+static u32 sgdma_handle_hash(const void *handle, u32 len, u32 seed)
+{
+	/* Consecutive numbers of the kernel's choosing spread by themselves. */
+	return *(const u32 *)handle;
+}
+
 static const struct rhashtable_params sgdma_handle_params = {
+	.hashfn = sgdma_handle_hash,
 	.key_len = sizeof(u32),
 	.key_offset = offsetof(struct sgdma_region, handle),
 	.head_offset = offsetof(struct sgdma_region, handle_node),
@@ -132,6 +140,46 @@ static struct sgdma_region *sgdma_file_unname_region(struct sgdma_file *f,
 }
 
 /*
+ * Status slots are numbered from 0, the lowest free one first, so that a
+ * file's status pages stay few.  A bitmap of the file's, doubled when
+ * full, marks those in use: an ida costs several times as much for each
+ * registration.  Returns the slot, or -ENOMEM.
+ */
+static int sgdma_file_alloc_slot(struct sgdma_file *f)
+{
+	unsigned long *map;
+	unsigned int bits;
+	int slot;
+
+	mutex_lock(&f->slots_lock);
+	slot = find_first_zero_bit(f->slot_map, f->slot_bits);
+	if (slot >= f->slot_bits) {
+		bits = f->slot_bits ? 2 * f->slot_bits : BITS_PER_LONG;
+		map = f->slot_bits < INT_MAX / 2 ?
+		      bitmap_zalloc(bits, GFP_KERNEL_ACCOUNT) : NULL;
+		if (!map) {
+			mutex_unlock(&f->slots_lock);
+			return -ENOMEM;
+		}
+		if (f->slot_bits)
+			bitmap_copy(map, f->slot_map, f->slot_bits);
+		bitmap_free(f->slot_map);
+		f->slot_map = map;
+		f->slot_bits = bits;
+	}
+	__set_bit(slot, f->slot_map);
+	mutex_unlock(&f->slots_lock);
+	return slot;
+}
+
+static void sgdma_file_free_slot(struct sgdma_file *f, u32 slot)
+{
+	mutex_lock(&f->slots_lock);
+	__clear_bit(slot, f->slot_map);
+	mutex_unlock(&f->slots_lock);
+}
+
+/*
  * A region status byte for a new region: its number in *@slot, cleared.
  * The byte's page is allocated with the first slot in it and stays until
  * the file is released.  Returns the byte, or NULL without staleness
@@ -147,7 +195,7 @@ static u8 *sgdma_file_status_slot(struct sgdma_file *f, u32 *slot)
 	*slot = 0;
 	if (!IS_ENABLED(CONFIG_MMU_NOTIFIER))
 		return NULL;
-	id = ida_alloc(&f->status_slots, GFP_KERNEL_ACCOUNT);
+	id = sgdma_file_alloc_slot(f);
 	if (id < 0)
 		return ERR_PTR(id);
 	index = id / PAGE_SIZE;
@@ -171,7 +219,7 @@ static u8 *sgdma_file_status_slot(struct sgdma_file *f, u32 *slot)
 	return byte;
 
 err_free:
-	ida_free(&f->status_slots, id);
+	sgdma_file_free_slot(f, id);
 	return ERR_PTR(-ENOMEM);
 }
 
@@ -184,7 +232,7 @@ static void sgdma_file_release_region(struct sgdma_file *f,
 
 	sgdma_region_release(r);	/* stops the notifier: no more writes */
 	if (has_slot)
-		ida_free(&f->status_slots, slot);
+		sgdma_file_free_slot(f, slot);
 }
 
 /* Give up the file's handle on @r, if it still has it. */
@@ -280,7 +328,7 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 				  stale, &r, &nsegs);
 	if (ret) {
 		if (stale)
-			ida_free(&f->status_slots, slot);
+			sgdma_file_free_slot(f, slot);
 		/* Not contiguous: say how many segments it would have been. */
 		if (ret == -E2BIG && nsegs) {
 			cmd->nsegs = nsegs;
@@ -498,7 +546,7 @@ static int sgdma_open(struct inode *inode, struct file *file)
 	spin_lock_init(&f->handles_lock);
 	f->sd = sd;
 	atomic_set(&f->nregions, 0);
-	ida_init(&f->status_slots);
+	mutex_init(&f->slots_lock);
 	xa_init_flags(&f->status_pages, XA_FLAGS_ACCOUNT);
 	f->mm = current->mm;
 	mmgrab(f->mm);
@@ -555,7 +603,7 @@ static int sgdma_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->status_pages, index, page)
 		__free_page(page);
 	xa_destroy(&f->status_pages);
-	ida_destroy(&f->status_slots);
+	bitmap_free(f->slot_map);
 	mmdrop(f->mm);
 	sgdma_dev_put(f->sd);
 	kfree(f);

@@ -16,7 +16,8 @@
  *   sgdma_region.lock		the region's mapping state and its cursor
  *   sgdma_dev.regions_lock	spinlock for the list of mapped regions
  * and, apart from them, sgdma_file.handles_lock (a spinlock around finding
- * a region by its handle and taking a reference, or taking the handle away).
+ * a region by its handle and taking a reference, or taking the handle away)
+ * and sgdma_file.slots_lock (a mutex around the file's status slot bitmap).
  * None of them is held while user memory is touched (pinning, copying
  * arguments or segments): a fault that never ends (userfaultfd, FUSE)
  * stalls only the ioctl that took it, never revocation or other devices.
@@ -27,7 +28,6 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/dma-direction.h>
-#include <linux/idr.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
@@ -189,10 +189,12 @@ struct sgdma_file {
 	struct sgdma_dev *sd;		/* reference held */
 	struct mm_struct *mm;		/* the opener's (mmgrab) */
 	struct rhashtable handles;	/* handle -> region (reference) */
-	spinlock_t handles_lock;
+	spinlock_t handles_lock;	/* handles, last_handle */
 	u32 last_handle;		/* handles_lock */
 	atomic_t nregions;
-	struct ida status_slots;	/* region status bytes in use */
+	struct mutex slots_lock;	/* slot_map, slot_bits */
+	unsigned long *slot_map;	/* region status bytes in use */
+	unsigned int slot_bits;		/* of slot_map */
 	struct xarray status_pages;	/* index -> page of status bytes */
 };
 

@@ -610,7 +610,8 @@ TEST_F(UapiTest, HandlesGetSegsAndSync)
 
 // Handles count up from 1 in a fresh file and each names its own region,
 // through every growth of the file's handle table; an unregistered handle
-// is not given out again, and closing releases what is left.
+// is not given out again, and closing releases what is left. Status slots
+// go from 0, the lowest free one first, and are given again.
 TEST_F(UapiTest, HandlesCountUpAndNameTheirOwnRegion)
 {
 	constexpr size_t kRegions = 300;
@@ -634,6 +635,7 @@ TEST_F(UapiTest, HandlesCountUpAndNameTheirOwnRegion)
 		ASSERT_EQ(1u, r.inline_count);
 		handle[i] = r.handle;
 		EXPECT_EQ(i + 1, r.handle) << "region " << i;
+		EXPECT_EQ(i, r.status_slot) << "region " << i;
 	}
 	EXPECT_EQ(pinned + (long long)kRegions, param("pinned_pages"));
 
@@ -659,6 +661,7 @@ TEST_F(UapiTest, HandlesCountUpAndNameTheirOwnRegion)
 	sgdma_ioc_register again;
 	ASSERT_EQ(0, reg(buf.get() + 4096, 4096, kBidi, &again));
 	EXPECT_EQ(kRegions + 1, again.handle) << "a freed handle was given out again";
+	EXPECT_EQ(1u, again.status_slot) << "not the lowest free slot";
 
 	ASSERT_EQ(0, close(fd));
 	fd = -1;
