@@ -74,7 +74,7 @@ static void unlock(void)
  */
 static const volatile uint8_t *status_byte(struct sgdma_dev *dev, uint32_t slot)
 {
-	size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+	size_t psz = dev->page_size;
 	size_t page = slot / psz;
 	void *m;
 
@@ -214,7 +214,7 @@ bool sgdma__cache_put(struct sgdma_region *r)
 
 void sgdma__cache_dev_free(struct sgdma_dev *dev)
 {
-	size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+	size_t psz = dev->page_size;
 
 	for (size_t i = 0; i < dev->nstatus_pages; i++)
 		if (dev->status_pages[i])

@@ -155,7 +155,7 @@ void sgdma__dev_put(struct sgdma_dev *dev)
 {
 	if (atomic_fetch_sub_explicit(&dev->refs, 1, memory_order_acq_rel) == 1) {
 		if (dev->status)
-			munmap((void *)dev->status, (size_t)sysconf(_SC_PAGESIZE));
+			munmap((void *)dev->status, dev->page_size);
 		sgdma__cache_dev_free(dev);
 		close(dev->fd);
 		free(dev);
@@ -234,7 +234,7 @@ static void map_status(struct sgdma_dev *dev)
 
 	if (!(dev->info.features & SGDMA_FEAT_STATUS))
 		return;
-	p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ, MAP_SHARED, dev->fd, 0);
+	p = mmap(NULL, dev->page_size, PROT_READ, MAP_SHARED, dev->fd, 0);
 	if (p != MAP_FAILED)
 		dev->status = p;
 }
@@ -256,6 +256,7 @@ static struct sgdma_dev *open_dev(const char *name, const char *fn)
 		return NULL;
 	}
 	memcpy(dev->path, path, plen);
+	dev->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	dev->fd = open_node(fn, path);
 	if (dev->fd < 0) {
 		err = errno;

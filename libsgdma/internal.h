@@ -62,6 +62,7 @@ struct sgdma_dev {
 	atomic_bool warned;  /* the cache-line warning was printed */
 	pid_t owner;         /* the opener: a forked child must reopen */
 	unsigned int forks;  /* sgdma__forks() when opened */
+	size_t page_size;    /* sysconf(_SC_PAGESIZE), read once: registering asks per call */
 	/* The module's status page (mapped read-only), NULL without one. */
 	const volatile struct sgdma_status *status;
 	/*

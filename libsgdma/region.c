@@ -99,7 +99,7 @@ static struct sgdma_region *resize_region(const char *fn, struct sgdma_region *r
  */
 static size_t inline_room(const struct sgdma_dev *dev, const void *buf, size_t len)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t page = dev->page_size;
 	uintptr_t pages = ((uintptr_t)buf + len - 1) / page - (uintptr_t)buf / page + 1;
 
 	if (!(dev->info.features & SGDMA_FEAT_INLINE_SEGS))
@@ -619,7 +619,7 @@ SGDMA_EXPORT int sgdma_region_node_pages(const struct sgdma_region *r, size_t *p
 	if (r->dev->owner != getpid())
 		return sgdma__ioctl_fail(fn, r->dev, SGDMA_CMD_INFO, EPERM, r->len);
 
-	psz = (uintptr_t)sysconf(_SC_PAGESIZE);
+	psz = r->dev->page_size;
 	first = (uintptr_t)r->addr & ~(psz - 1);
 	npages = ((uintptr_t)r->addr - first + r->len + psz - 1) / psz;
 	memset(pages_per_node, 0, (size_t)max_nodes * sizeof(*pages_per_node));
