@@ -24,7 +24,7 @@
  * Each round times every arm at every size once, the arms in a rotated
  * order, so that a slow moment of the machine hits all of them alike; the
  * reports take the median of the rounds. Small sizes repeat the operation
- * and report the mean of one round's repetitions.
+ * and report the mean of one round's repetitions, timed together.
  *
  * CSV columns: kernel,config,test,kind,size,arm,round,value,note,calib,calib_max
  * (value: nanoseconds per operation, a segment count or bytes; see test;
@@ -480,76 +480,88 @@ static void arms_setup(void)
 	}
 }
 
-/* One operation of @arm on [addr, addr+len): pin+map then undo; ns or -errno. */
-static int64_t arm_once(int arm, void *addr, uint64_t len, uint64_t *nsegs)
+/*
+ * @reps operations of @arm on [addr, addr+len), each pin+map then undo:
+ * the mean nanoseconds of one, or -errno. One pair of clock reads brackets
+ * them all: in these guests a read is a system call (no clock the vDSO can
+ * use), about as long as a null ioctl, and it would be counted into every
+ * operation. The sgdma arm puts its segment count in *@aux. The gup arms
+ * give the kernel's own time of pin and unpin of one operation (@reps is
+ * 1) and their wall time in *@aux.
+ */
+static int64_t arm_run(int arm, void *addr, uint64_t len, uint64_t reps, uint64_t *aux)
 {
 	uint64_t t0 = now_ns(), t1;
 
-	switch (arm) {
-	case A_SGDMA: {
-		struct sgdma_region *r = sgdma_dev_register(st.dev, addr, len, SGDMA_BIDIRECTIONAL);
+	for (uint64_t rep = 0; rep < reps; rep++) {
+		switch (arm) {
+		case A_SGDMA: {
+			struct sgdma_region *r =
+			    sgdma_dev_register(st.dev, addr, len, SGDMA_BIDIRECTIONAL);
 
-		if (!r)
-			return -errno;
-		if (nsegs)
-			*nsegs = sgdma_region_nsegs(r);
-		sgdma_unregister(r);
-		break;
-	}
-	case A_MLOCK:
-		if (mlock(addr, len))
-			return -errno;
-		munlock(addr, len);
-		break;
-	case A_RXE: {
-		struct ibv_mr *mr = ibv_reg_mr(st.pd, addr, len,
-		                               IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-		                                   IBV_ACCESS_REMOTE_READ);
+			if (!r)
+				return -errno;
+			if (aux)
+				*aux = sgdma_region_nsegs(r);
+			sgdma_unregister(r);
+			break;
+		}
+		case A_MLOCK:
+			if (mlock(addr, len))
+				return -errno;
+			munlock(addr, len);
+			break;
+		case A_RXE: {
+			struct ibv_mr *mr =
+			    ibv_reg_mr(st.pd, addr, len,
+			               IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+			                   IBV_ACCESS_REMOTE_READ);
 
-		if (!mr)
-			return -errno;
-		ibv_dereg_mr(mr);
-		break;
-	}
-	case A_VFIO: {
-		struct vfio_iommu_type1_dma_map map = {
-		    .argsz = sizeof(map),
-		    .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		    .vaddr = (uintptr_t)addr,
-		    .iova = 4 * GiB,
-		    .size = len,
-		};
-		struct vfio_iommu_type1_dma_unmap unmap = {
-		    .argsz = sizeof(unmap), .iova = 4 * GiB, .size = len};
+			if (!mr)
+				return -errno;
+			ibv_dereg_mr(mr);
+			break;
+		}
+		case A_VFIO: {
+			struct vfio_iommu_type1_dma_map map = {
+			    .argsz = sizeof(map),
+			    .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+			    .vaddr = (uintptr_t)addr,
+			    .iova = 4 * GiB,
+			    .size = len,
+			};
+			struct vfio_iommu_type1_dma_unmap unmap = {
+			    .argsz = sizeof(unmap), .iova = 4 * GiB, .size = len};
 
-		if (ioctl(st.container, VFIO_IOMMU_MAP_DMA, &map))
-			return -errno;
-		if (ioctl(st.container, VFIO_IOMMU_UNMAP_DMA, &unmap))
-			return -errno;
-		break;
-	}
-	case A_GUP:
-	case A_GUP_FAST: {
-		/* Batches of 512 pages: sgdma's own (one page of page pointers). */
-		struct gup_test g = {.addr = (uintptr_t)addr,
-		                     .size = len,
-		                     .nr_pages_per_call = 512,
-		                     .gup_flags = GUP_TEST_FOLL_WRITE};
+			if (ioctl(st.container, VFIO_IOMMU_MAP_DMA, &map))
+				return -errno;
+			if (ioctl(st.container, VFIO_IOMMU_UNMAP_DMA, &unmap))
+				return -errno;
+			break;
+		}
+		case A_GUP:
+		case A_GUP_FAST: {
+			/* Batches of 512 pages: sgdma's own (one page of page pointers). */
+			struct gup_test g = {.addr = (uintptr_t)addr,
+			                     .size = len,
+			                     .nr_pages_per_call = 512,
+			                     .gup_flags = GUP_TEST_FOLL_WRITE};
 
-		if (arm == A_GUP_FAST)
-			g.gup_flags |= GUP_TEST_FOLL_LONGTERM;
-		if (ioctl(st.gup_fd, arm == A_GUP ? PIN_LONGTERM_BENCHMARK : PIN_FAST_BENCHMARK,
-		          &g))
-			return -errno;
-		t1 = now_ns();
-		/* Its own time of pin and unpin, without its checks in between. */
-		if (nsegs)
-			*nsegs = t1 - t0;
-		return (int64_t)((g.get_delta_usec + g.put_delta_usec) * 1000);
-	}
+			if (arm == A_GUP_FAST)
+				g.gup_flags |= GUP_TEST_FOLL_LONGTERM;
+			if (ioctl(st.gup_fd,
+			          arm == A_GUP ? PIN_LONGTERM_BENCHMARK : PIN_FAST_BENCHMARK, &g))
+				return -errno;
+			t1 = now_ns();
+			/* Its own time of pin and unpin, without its checks in between. */
+			if (aux)
+				*aux = t1 - t0;
+			return (int64_t)((g.get_delta_usec + g.put_delta_usec) * 1000);
+		}
+		}
 	}
 	t1 = now_ns();
-	return (int64_t)(t1 - t0);
+	return (int64_t)((t1 - t0) / reps);
 }
 
 static bool arm_ready(int arm, char *why, size_t whylen)
@@ -636,7 +648,7 @@ static void test_reg(enum kind kind)
 
 			if (kind == K_HUGE2M && len % HUGE_2M)
 				continue;
-			if (arm_once(A_SGDMA, b.addr, len, &nsegs) < 0)
+			if (arm_run(A_SGDMA, b.addr, len, 1, &nsegs) < 0)
 				continue;
 			phys = phys_min_segs(b.addr, len, st.info.max_segment);
 			row("segs", kind_name[kind], len, "sgdma", 0, (double)nsegs, NULL);
@@ -655,19 +667,24 @@ static void test_reg(enum kind kind)
 				die("round %d: %s: %s", round, arm_name[arm], why);
 			calib_start();
 			for (int s = 0; s < opt.nsizes; s++) {
-				uint64_t len = opt.sizes[s], reps, sum = 0, wall = 0, w;
+				uint64_t len = opt.sizes[s], reps, batch, sum = 0, wall = 0, w;
 				int64_t t = 0;
 
 				if (kind == K_HUGE2M && len % HUGE_2M)
 					continue;
-				/* Small sizes: the mean of several, one clock read per op. */
+				/*
+				 * Small sizes: the mean of several, timed together; the
+				 * gup arms time each one themselves.
+				 */
 				reps = len >= 4 * MiB ? 1 : (len >= 256 * KiB ? 4 : 32);
-				for (uint64_t r = 0; r < reps; r++) {
+				batch = arm >= A_GUP ? 1 : reps;
+				for (uint64_t r = 0; r < reps; r += batch) {
 					w = 0;
-					t = arm_once(arm, b.addr, len, arm >= A_GUP ? &w : NULL);
+					t = arm_run(arm, b.addr, len, batch,
+					            arm >= A_GUP ? &w : NULL);
 					if (t < 0)
 						break;
-					sum += (uint64_t)t;
+					sum += (uint64_t)t * batch;
 					wall += w;
 				}
 				if (t < 0) {
