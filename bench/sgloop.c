@@ -8,7 +8,6 @@
  *   sgloop SIZE COUNT
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <sgdma.h>
 #include <stdio.h>
 #include <stdlib.h>
