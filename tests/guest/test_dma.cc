@@ -4,6 +4,10 @@
 #include "guest.h"
 
 #include <numa.h>
+#include <numaif.h>
+
+#include <fstream>
+#include <sstream>
 
 using namespace sgt;
 
@@ -100,6 +104,59 @@ TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
 	ASSERT_EQ(0, sgdma_sync_for_cpu(rd, 0, 4096));
 	EXPECT_EQ(-1, first_mismatch(src.bytes(), dst.bytes(), 1024));
 	unregister_pages(p);
+}
+
+// Free pages of one zone of one node, from /proc/zoneinfo; -1 if absent.
+static long zone_free_pages(int node, const std::string &zone)
+{
+	std::ifstream in("/proc/zoneinfo");
+	std::string line, want = "Node " + std::to_string(node) + ", zone";
+	bool in_zone = false;
+	while (std::getline(in, line)) {
+		if (line.rfind("Node ", 0) == 0) {
+			std::string name;
+			if (line.rfind(want, 0) == 0)
+				std::istringstream(line.substr(want.size())) >> name;
+			in_zone = name == zone;
+		} else if (in_zone && line.find("pages free") != std::string::npos) {
+			return std::stol(line.substr(line.find("free") + 4));
+		}
+	}
+	return -1;
+}
+
+// The bounce configuration's premise: user pages lie beyond the device's
+// 28-bit reach. Node 0 also holds the memory below 256 MiB, and when its
+// Normal zone runs out (a debug kernel's KASAN shadow lives there) the
+// allocator would fall back to node 0's low zones before node 1; sgvm's
+// lowmem reserve keeps user pages out of them. Prefer node 0 for more than
+// its Normal zone has free, so that the fallback is taken.
+TEST_F(SgdmaDmaTest, BounceUserPagesLieBeyondDeviceReach)
+{
+	if (!is_config("bounce"))
+		GTEST_SKIP() << "needs the bounce configuration";
+	const long free_pages = zone_free_pages(0, "Normal");
+	ASSERT_GT(free_pages, 0) << "no Normal zone on node 0 in /proc/zoneinfo";
+	const size_t len = (static_cast<size_t>(free_pages) + (32 << 20) / 4096) * 4096;
+	Mapping m(len);
+	ASSERT_TRUE(m.ok());
+	unsigned long node0 = 1;
+	ASSERT_EQ(0, mbind(m.base, len, MPOL_PREFERRED, &node0, 2, 0)) << strerror(errno);
+	for (size_t off = 0; off < len; off += 4096)
+		m.bytes()[off] = 1;
+
+	size_t low = 0, elsewhere = 0;
+	uint64_t first_low = 0;
+	for (size_t off = 0; off < len; off += 4096) {
+		uint64_t phys = pagemap_phys(m.bytes() + off);
+		ASSERT_NE(0u, phys) << "no physical address at offset " << off;
+		if (phys < (1ull << 28) && !low++)
+			first_low = phys;
+		elsewhere += sgt_page_node(m.bytes() + off) != 0;
+	}
+	EXPECT_GT(elsewhere, 0u) << "node 0 held it all: the fallback was not taken";
+	EXPECT_EQ(0u, low) << "user pages within the device's reach, the first at physical 0x"
+	                   << std::hex << first_low;
 }
 
 // With bounce buffers the device writes the bounce page; the data reaches the
