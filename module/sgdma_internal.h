@@ -141,10 +141,12 @@ struct sgdma_region {
 	 * The pinned pages: one entry per physically contiguous run in
 	 * @table (@last its last entry), copied to @split when an entry
 	 * crossed the device's segment boundary.  @sgt is the one in use.
+	 * A table of one or two runs (most small buffers) is @inline_sg.
 	 */
 	struct sg_table *sgt;
 	struct sg_table table;
 	struct scatterlist *last;
+	struct scatterlist inline_sg[2];
 	struct sg_table split;
 	u64 addr;
 	u64 length;

@@ -420,14 +420,33 @@ static void sgdma_runs_unpin(struct sgdma_runs *rs)
 	}
 }
 
-/* One entry per run; the first and last are trimmed by sgdma_trim(). */
+/* Frees r->table's entries, unless they are the region's own. */
+static void sgdma_table_free(struct sgdma_region *r)
+{
+	if (r->table.sgl != r->inline_sg)
+		sg_free_table(&r->table);
+	memset(&r->table, 0, sizeof(r->table));
+}
+
+/*
+ * One entry per run; the first and last are trimmed by sgdma_trim().  A
+ * small buffer's few entries live in the region: one allocation and free
+ * fewer for every small registration.
+ */
 static int sgdma_runs_to_table(struct sgdma_region *r, struct sgdma_runs *rs)
 {
 	struct scatterlist *sg;
 	unsigned long i;
-	int ret;
+	int ret = 0;
 
-	ret = sg_alloc_table(&r->table, rs->n, GFP_KERNEL_ACCOUNT);
+	if (rs->n <= ARRAY_SIZE(r->inline_sg)) {
+		sg_init_table(r->inline_sg, rs->n);
+		r->table.sgl = r->inline_sg;
+		r->table.nents = rs->n;
+		r->table.orig_nents = rs->n;
+	} else {
+		ret = sg_alloc_table(&r->table, rs->n, GFP_KERNEL_ACCOUNT);
+	}
 	if (ret) {
 		/*
 		 * A failed allocation frees the table but leaves its entry
@@ -909,8 +928,7 @@ static int sgdma_split_at_boundary(struct sgdma_region *r)
 		cond_resched();
 	}
 	/* The pages are the split table's now; only the entries go. */
-	sg_free_table(&r->table);
-	memset(&r->table, 0, sizeof(r->table));
+	sgdma_table_free(r);
 	r->last = NULL;
 	r->sgt = &r->split;
 	return 0;
@@ -1041,7 +1059,7 @@ static void sgdma_region_free(struct kref *kref)
 	struct sgdma_region *r = container_of(kref, struct sgdma_region, kref);
 
 	sg_free_table(&r->split);
-	sg_free_table(&r->table);
+	sgdma_table_free(r);
 	mmdrop(r->mm);
 	sgdma_dev_put(r->sd);
 	kfree(r);
