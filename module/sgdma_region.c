@@ -159,7 +159,7 @@ static u64 sgdma_bounced_bytes(struct sgdma_region *r)
 			     sg_dma_address(dma) != phys_to_dma(dev, phys))
 			bytes += sg_dma_len(dma);
 		dma_start += sg_dma_len(dma);
-		if (!(i % 1024))
+		if (i % 1024 == 1023)
 			cond_resched();
 	}
 	return bytes;
@@ -514,7 +514,8 @@ static int sgdma_pin(struct sgdma_region *r, unsigned int max_segment)
 			unpin_user_pages(pages + done, pinned - done);
 			break;
 		}
-		cond_resched();
+		if (left)	/* between batches */
+			cond_resched();
 	}
 	if (pages != onstack)
 		kvfree(pages);
@@ -800,10 +801,15 @@ static void sgdma_cursor_seek(struct sgdma_region *r, u64 index)
 /* Before the region is visible to anyone else. */
 static u64 sgdma_count_segs(struct sgdma_region *r)
 {
+	struct scatterlist *first = r->sgt->sgl;
 	struct sgdma_ioc_seg seg;
 	u64 nsegs;
 
 	sgdma_cursor_reset(r);
+	/* Most small buffers: one mapped entry, short enough for one segment. */
+	if (r->sgt->nents == 1 &&
+	    sg_dma_len(first) <= sgdma_seg_room(&r->limits, sg_dma_address(first)))
+		return 1;
 	while (r->cursor.left) {
 		sgdma_cursor_next(r, &seg);
 		if (!(r->cursor.index % 1024))
@@ -833,7 +839,7 @@ static bool sgdma_region_needs_sync(struct sgdma_region *r)
 	for_each_sgtable_dma_sg(r->sgt, sg, i) {
 		if (dma_need_sync(dev, sg_dma_address(sg)))
 			return true;
-		if (!(i % 1024))
+		if (i % 1024 == 1023)
 			cond_resched();
 	}
 	return false;
@@ -1259,7 +1265,8 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 		if (copy_to_user(useg + done, chunk, n * sizeof(chunk[0])))
 			return -EFAULT;
 		done += n;
-		cond_resched();
+		if (done < todo)	/* between chunks */
+			cond_resched();
 	}
 	*count = done;
 	return 0;
