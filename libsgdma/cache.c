@@ -188,6 +188,7 @@ void sgdma__cache_add(struct sgdma_region *r, uint32_t slot)
 	r->stale = NULL;
 	r->refs = 1;
 	r->cached = false;
+	r->ever_cached = false;
 	r->cache_next = NULL;
 	if (!(dev->info.features & SGDMA_FEAT_REGION_STATUS))
 		return;
@@ -196,6 +197,7 @@ void sgdma__cache_add(struct sgdma_region *r, uint32_t slot)
 	if (r->stale && atomic_load_explicit(&dev->cache_on, memory_order_relaxed)) {
 		r->refs++; /* the list's */
 		r->cached = true;
+		r->ever_cached = true;
 		r->cache_next = dev->cache;
 		dev->cache = r;
 	}
@@ -206,6 +208,8 @@ bool sgdma__cache_put(struct sgdma_region *r)
 {
 	bool last;
 
+	if (!r->ever_cached)
+		return --r->refs == 0;
 	lock();
 	last = --r->refs == 0; /* never while listed: the list holds one */
 	unlock();

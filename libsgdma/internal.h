@@ -95,9 +95,14 @@ struct sgdma_region {
 	const volatile struct sgdma_status *nosync_status;
 	/* The region status byte (read-only mapping), NULL without one. */
 	const volatile uint8_t *stale;
-	/* Under the cache lock: users of a cached region, and the cache list. */
+	/*
+	 * Users of the region, and the cache list: under the cache lock once
+	 * @ever_cached is set (before the region is first listed; never
+	 * cleared). Until then its registrant is its only user.
+	 */
 	unsigned int refs;
 	bool cached;
+	bool ever_cached;
 	struct sgdma_region *cache_next;
 	size_t nsegs;
 	struct sgdma_seg segs[];

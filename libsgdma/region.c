@@ -452,6 +452,7 @@ sgdma_register_dmabuf(struct sgdma_dev *dev, int fd, size_t offset, size_t len, 
 	if (r->flags & SGDMA_CACHELINE_SHARED)
 		sgdma__warn_cacheline(fn, dev, (const void *)(uintptr_t)offset, len);
 	r->refs = 1; /* never cached: sgdma_unregister() releases it */
+	r->ever_cached = false;
 	sgdma__dev_get(dev);
 	return r;
 
