@@ -34,6 +34,8 @@ class Machine:
     # What the in-guest tests expect of the DMA path, $SGDMA_CONFIG there:
     # iommu, direct, bounce or numa (default: the name).
     dma: str = ""
+    # MiB of RAM on NUMA nodes 0 and 1 (1 GiB in all).
+    node_mib: tuple = (512, 512)
     # False: the guest's device tree lacks dma-coherent on the PCIe host.
     coherent: bool = True
 
@@ -50,7 +52,12 @@ CONFIGS = {
                 devices=["-device", "intel-iommu,intremap=on"], kernel_args="intel_iommu=on"),
         Machine("direct", "no IOMMU: bus address = physical address, one segment per run of pages"),
         # The edu device's own 28-bit mask: swiotlb bounces everything above.
-        Machine("bounce", "28-bit DMA mask: swiotlb bounce buffers below 256 MiB", edu_mask=None),
+        # Node 0 holds the 256 MiB below 4 GiB and, here, 512 MiB above:
+        # its Normal zone must manage more than its DMA32 zone even on the
+        # debug kernel (KASAN's shadow lives there), for sgvm's lowmem
+        # reserve to keep user pages out of the device's reach.
+        Machine("bounce", "28-bit DMA mask: swiotlb bounce buffers below 256 MiB", edu_mask=None,
+                node_mib=(768, 256)),
         # Like direct, but edu sits behind a PCI expander bridge on node 1, so
         # its sysfs numa_node reads 1. Only bridges plug into pxb-pcie; the
         # 9p devices stay on pcie.0 (their bus= is explicit).
