@@ -251,3 +251,22 @@ uint64_t pagemap_phys(const void *va)
 		return 0;
 	return pfn * (uint64_t)psz + (uintptr_t)va % psz;
 }
+
+int pagemap_frames(const void *va, size_t npages, uint64_t *out)
+{
+	uintptr_t first = (uintptr_t)va / (uintptr_t)sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t want = (ssize_t)(npages * sizeof(*out));
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, out, want, (off_t)(first * sizeof(*out))) != want) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	for (size_t i = 0; i < npages; i++)
+		/* Present pages only; bits 0-54 are the frame number. */
+		out[i] = out[i] >> 63 ? out[i] & ((1ULL << 55) - 1) : 0;
+	return 0;
+}

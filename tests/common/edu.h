@@ -54,6 +54,11 @@ int edu_dma_from_device(struct edu *edu, uint32_t dev_off, uint64_t bus_addr, ui
 
 /* Physical address of the byte at va (page must be present), 0 if unknown. */
 uint64_t pagemap_phys(const void *va);
+/*
+ * Frame numbers of the @npages pages from @va's in *@out (0 for a page not
+ * present), in one read of /proc/self/pagemap: 0, or a negative errno.
+ */
+int pagemap_frames(const void *va, size_t npages, uint64_t *out);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,25 @@ struct Mapping {
 	uint8_t *bytes() const { return static_cast<uint8_t *>(base); }
 	bool ok() const { return base != MAP_FAILED; }
 };
+
+// Free pages of one zone of one node, from /proc/zoneinfo; -1 if absent.
+inline long zone_free_pages(int node, const std::string &zone)
+{
+	std::ifstream in("/proc/zoneinfo");
+	std::string line, want = "Node " + std::to_string(node) + ", zone";
+	bool in_zone = false;
+	while (std::getline(in, line)) {
+		if (line.rfind("Node ", 0) == 0) {
+			std::string name;
+			if (line.rfind(want, 0) == 0)
+				std::istringstream(line.substr(want.size())) >> name;
+			in_zone = name == zone;
+		} else if (in_zone && line.find("pages free") != std::string::npos) {
+			return std::stol(line.substr(line.find("free") + 4));
+		}
+	}
+	return -1;
+}
 
 inline void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
 {

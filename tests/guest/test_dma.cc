@@ -3,12 +3,8 @@
 // the bus addresses sgdma returned; every byte is checked.
 #include "guest.h"
 
-#include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
-
-#include <fstream>
-#include <sstream>
 
 using namespace sgt;
 
@@ -107,25 +103,6 @@ TEST_F(SgdmaDmaTest, IommuBlocksRawPhysicalAddress)
 	unregister_pages(p);
 }
 
-// Free pages of one zone of one node, from /proc/zoneinfo; -1 if absent.
-static long zone_free_pages(int node, const std::string &zone)
-{
-	std::ifstream in("/proc/zoneinfo");
-	std::string line, want = "Node " + std::to_string(node) + ", zone";
-	bool in_zone = false;
-	while (std::getline(in, line)) {
-		if (line.rfind("Node ", 0) == 0) {
-			std::string name;
-			if (line.rfind(want, 0) == 0)
-				std::istringstream(line.substr(want.size())) >> name;
-			in_zone = name == zone;
-		} else if (in_zone && line.find("pages free") != std::string::npos) {
-			return std::stol(line.substr(line.find("free") + 4));
-		}
-	}
-	return -1;
-}
-
 // The bounce configuration's premise: user pages lie beyond the device's
 // 28-bit reach. Node 0 also holds the memory below 256 MiB, and when its
 // Normal zone runs out (a debug kernel's KASAN shadow lives there) the
@@ -148,15 +125,10 @@ TEST_F(SgdmaDmaTest, BounceUserPagesLieBeyondDeviceReach)
 
 	// All pages at once: a system call per page is slow on the debug kernel.
 	const size_t n = len / 4096;
-	std::vector<uint64_t> entry(n);
+	std::vector<uint64_t> frame(n);
 	std::vector<void *> pages(n);
 	std::vector<int> node(n, -1);
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd) << strerror(errno);
-	ssize_t got = pread(fd, entry.data(), n * sizeof(entry[0]),
-	                    static_cast<off_t>(reinterpret_cast<uintptr_t>(m.base) / 4096 * 8));
-	close(fd);
-	ASSERT_EQ(static_cast<ssize_t>(n * sizeof(entry[0])), got) << strerror(errno);
+	ASSERT_EQ(0, pagemap_frames(m.base, n, frame.data()));
 	for (size_t i = 0; i < n; i++)
 		pages[i] = m.bytes() + i * 4096;
 	ASSERT_EQ(0, move_pages(0, n, pages.data(), nullptr, node.data(), 0)) << strerror(errno);
@@ -164,10 +136,9 @@ TEST_F(SgdmaDmaTest, BounceUserPagesLieBeyondDeviceReach)
 	size_t low = 0, elsewhere = 0;
 	uint64_t first_low = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t pfn = entry[i] & ((1ull << 55) - 1);
-		ASSERT_TRUE(entry[i] >> 63 && pfn) << "no physical address for page " << i;
-		if (pfn * 4096 < (1ull << 28) && !low++)
-			first_low = pfn * 4096;
+		ASSERT_NE(0u, frame[i]) << "no physical address for page " << i;
+		if (frame[i] * 4096 < (1ull << 28) && !low++)
+			first_low = frame[i] * 4096;
 		elsewhere += node[i] != 0;
 	}
 	EXPECT_GT(elsewhere, 0u) << "node 0 held it all: the fallback was not taken";

@@ -34,7 +34,6 @@ bool have(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-// A sealed memfd's pages as a dma-buf; the memfd stays mapped for the CPU.
 // sgvm keeps user pages out of node 0's zones below 256 MiB in the bounce
 // configuration (vm.lowmem_reserve_ratio 1 for DMA and DMA32); while one of
 // these lives they take user pages again, as by the kernel's default (256).
@@ -59,6 +58,7 @@ struct LowZonesOpen {
 	}
 };
 
+// A sealed memfd's pages as a dma-buf; the memfd stays mapped for the CPU.
 struct Udmabuf {
 	int memfd = -1, fd = -1;
 	uint8_t *map = nullptr;
@@ -297,17 +297,9 @@ TEST_F(DmabufTest, EqualRangeTwice)
 		low_zones = std::make_unique<LowZonesOpen>();
 		ASSERT_TRUE(low_zones->ok) << "cannot write " << LowZonesOpen::path;
 		// What node 0 has free above 4 GiB, and 16 MiB more.
-		std::ifstream zoneinfo("/proc/zoneinfo");
-		std::string line;
-		bool normal0 = false;
-		while (std::getline(zoneinfo, line) && !filler_len) {
-			if (line.rfind("Node", 0) == 0)
-				normal0 = line.find("Node 0, zone   Normal") == 0;
-			else if (normal0 && line.find("pages free") != std::string::npos)
-				filler_len =
-				    (std::stoul(line.substr(line.rfind(' ') + 1)) + 4096) * 4096;
-		}
-		ASSERT_NE(0u, filler_len) << "no node 0 Normal zone in /proc/zoneinfo";
+		const long free_pages = zone_free_pages(0, "Normal");
+		ASSERT_LE(0, free_pages) << "no node 0 Normal zone in /proc/zoneinfo";
+		filler_len = (static_cast<size_t>(free_pages) + 4096) * 4096;
 		filler = mmap(nullptr, filler_len, PROT_READ | PROT_WRITE,
 		              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		ASSERT_NE(MAP_FAILED, filler) << strerror(errno);

@@ -577,7 +577,7 @@ void sc_thp(void)
 				fail("REGISTER of %zu bytes: %s", len, errname(ret));
 			continue;
 		}
-		if (phys_range(first, npages, phys))
+		if (pagemap_frames(first, npages, phys))
 			fail("pagemap: %s", strerror(errno));
 		/* Ask for the moves and merges the pin must prevent. */
 		madvise((void *)((uintptr_t)start & ~(HUGE_SZ - 1)), HUGE_SZ, MADV_COLLAPSE);
@@ -599,7 +599,7 @@ void sc_thp(void)
 			not_moved += left > 0 ? (unsigned long)left : 0;
 		}
 		sleep_us(below(&r, 5000));
-		if (phys_range(first, npages, phys2))
+		if (pagemap_frames(first, npages, phys2))
 			fail("pagemap: %s", strerror(errno));
 		for (size_t i = 0; i < npages; i++)
 			if (phys2[i] != phys[i] || !phys[i]) {

@@ -638,25 +638,6 @@ void fill(uint8_t *p, size_t len, uint32_t seed)
 		p[i] = pattern_at(i, seed);
 }
 
-int phys_range(const void *va, size_t npages, uint64_t *out)
-{
-	uintptr_t first = (uintptr_t)va / PAGE_SZ;
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ssize_t want = (ssize_t)(npages * sizeof(*out));
-
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, out, want, (off_t)(first * sizeof(*out))) != want) {
-		close(fd);
-		return -EIO;
-	}
-	close(fd);
-	for (size_t i = 0; i < npages; i++)
-		/* Present pages only; bits 0-54 are the frame number. */
-		out[i] = out[i] >> 63 ? out[i] & ((1ULL << 55) - 1) : 0;
-	return 0;
-}
-
 /* ------------------------------------------------------------ module unloading */
 
 static struct {

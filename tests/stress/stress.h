@@ -129,8 +129,6 @@ void unmap_buffer(void *p, size_t len);
 /* A byte pattern: byte @i of the one fill() writes with @seed. */
 uint8_t pattern_at(size_t i, uint32_t seed);
 void fill(uint8_t *p, size_t len, uint32_t seed);
-/* Page frame numbers of @npages pages from @va (0: not present); 0 or -errno. */
-int phys_range(const void *va, size_t npages, uint64_t *out);
 
 /* ------------------------------------------------------------ module unloading */
 
