@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,13 @@ struct tshare {
 	double until;
 	/* A live region: handle in the low 32 bits, length in the high 32. */
 	_Atomic uint64_t slot[T_SLOTS];
+	/*
+	 * Unregistrations in place of slot i's handle under way: the region
+	 * leaves the file's table before it is unmapped, so an UNREGISTER that
+	 * lost the race returns before the winner's unmap is done, and the
+	 * cell is free only when that is over.
+	 */
+	atomic_uint unregistering[T_SLOTS];
 	atomic_uchar *given, *gone; /* per handle: registered, unregistered */
 	atomic_ulong ops[5];
 };
@@ -84,7 +92,7 @@ static void mark(atomic_uchar *table, uint32_t h, const char *what)
 		fail("handle %u %s twice", h, what);
 }
 
-static void t_unregister(struct tshare *s, uint32_t h)
+static int t_unregister(struct tshare *s, uint32_t h)
 {
 	int ret = sg_unregister(s->fd, h);
 
@@ -95,6 +103,7 @@ static void t_unregister(struct tshare *s, uint32_t h)
 	else
 		atomic_fetch_add(&s->ops[OP_RACED], 1);
 	atomic_fetch_add(&s->ops[OP_UNREG], 1);
+	return ret;
 }
 
 static void t_register(struct tshare *s, struct rng *r, unsigned int i)
@@ -166,12 +175,20 @@ static void *t_worker(void *arg)
 			 */
 			if (atomic_compare_exchange_strong(&s->slot[i], &v, T_RESERVED)) {
 				t_unregister(s, h);
+				while (atomic_load(&s->unregistering[i]))
+					sched_yield();
 				atomic_store(&s->slot[i], 0);
 			}
 		} else {
-			/* Unregister in place: another thread may be using it. */
-			t_unregister(s, h);
-			atomic_compare_exchange_strong(&s->slot[i], &v, 0);
+			/*
+			 * Unregister in place: another thread may be using it.
+			 * Only the winner frees the slot, when its unmap is done.
+			 */
+			atomic_fetch_add(&s->unregistering[i], 1);
+			ret = t_unregister(s, h);
+			atomic_fetch_sub(&s->unregistering[i], 1);
+			if (!ret)
+				atomic_compare_exchange_strong(&s->slot[i], &v, 0);
 		}
 	}
 	return NULL;
