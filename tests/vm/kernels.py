@@ -110,13 +110,17 @@ class Kernel:
     def boots_under_fixed_icount(self) -> bool:
         """Whether it brings up its second CPU under -icount with a fixed shift.
 
-        Debian's x86 5.10 and 6.1 never do (5.10 tried with shift 0, 1 and
-        2, 6.1 with 0; both also with tsc=reliable: the new CPU spins in
+        Debian's x86 5.10 and 6.1 stall there (5.10 tried with shift 0, 1
+        and 2, 6.1 with 0; both also with tsc=reliable: the new CPU spins in
         cpu_init() waiting for cpu_callout_mask while the boot CPU loops in
-        schedule()); 6.12 and later, whose x86 CPU bring-up was rewritten
-        in 6.5, do. The older two run under shift=auto, where the bring-up
-        took 0.6 to 215 s of guest time (32 VMs in four runs, 22 of them
-        under 40 s), with the host's load.
+        schedule(), for minutes). Stopping and resuming the VM once (a gdb
+        attach and detach, twice on 6.1) ended the stall at once, so it
+        looks like a livelock of QEMU's round-robin vCPU scheduling under
+        icount rather than the kernel's; 6.12 and later, whose x86 CPU
+        bring-up was rewritten in 6.5, have not met it. The older two run
+        under shift=auto, where the bring-up took 0.6 to 215 s of guest
+        time (32 VMs in four runs, 22 of them under 40 s), with the host's
+        load.
         """
         return self.arch != "amd64" or version_key(self.version) >= version_key("6.12")
 
