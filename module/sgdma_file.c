@@ -39,21 +39,67 @@
 /* The first page of the region status bytes, as an mmap() page offset. */
 #define SGDMA_STATUS_PGOFF (SGDMA_REGION_STATUS_OFFSET >> PAGE_SHIFT)
 
-/* A decoded ioctl: the kernel's copy of the argument and where it came from. */
+/* A decoded ioctl: where the caller's struct is, and what the caller may do. */
 struct sgdma_ucmd {
+	struct file *file;
 	void __user *ubuf;
 	u32 user_size;
-	u32 ksize;		/* our version of the struct */
-	void *cmd;
+	bool query;		/* INFO: any opener, any process sharing it */
 };
 
-/* Copy the (possibly shorter) reply back to the caller's struct. */
-static int sgdma_respond(struct sgdma_ucmd *ucmd)
+/*
+ * Whether the caller may issue the ioctl, once its struct is copied in
+ * (so that a bad struct is -EFAULT or -E2BIG whoever the caller is).
+ */
+static int sgdma_ucmd_allowed(struct sgdma_file *f,
+			      const struct sgdma_ucmd *ucmd)
 {
-	if (copy_to_user(ucmd->ubuf, ucmd->cmd,
-			 min(ucmd->user_size, ucmd->ksize)))
-		return -EFAULT;
+	if (!ucmd->query) {
+		/* The device may write the memory: a read-only open may not. */
+		if (!(ucmd->file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		/* Regions pin pages of, and are charged to, the opener's mm. */
+		if (current->mm != f->mm)
+			return -EPERM;
+	}
+	if (sgdma_dev_revoked(f->sd))
+		return -ENODEV;
 	return 0;
+}
+
+/*
+ * Copy the caller's struct into @cmd, our version of it (@ksize bytes), and
+ * check that the caller may issue the ioctl.  Inline in each handler, so
+ * that the usual copy (a caller built against this header passes our size)
+ * has a size known at compile time: hardened usercopy then checks its
+ * bounds when the module is built, not at every call (the run-time check
+ * cost a small registration some 180 instructions in its three copies).
+ */
+static __always_inline int sgdma_get_arg(struct sgdma_file *f,
+					 struct sgdma_ucmd *ucmd,
+					 void *cmd, size_t ksize)
+{
+	int ret;
+
+	if (likely(ucmd->user_size == ksize))
+		ret = copy_from_user(cmd, ucmd->ubuf, ksize) ? -EFAULT : 0;
+	else
+		ret = copy_struct_from_user(cmd, ksize, ucmd->ubuf,
+					    ucmd->user_size);
+	return ret ?: sgdma_ucmd_allowed(f, ucmd);
+}
+
+/* Copy the reply @cmd back to the caller's (possibly shorter) struct. */
+static __always_inline int sgdma_respond(const struct sgdma_ucmd *ucmd,
+					 const void *cmd, size_t ksize)
+{
+	unsigned long left;
+
+	if (likely(ucmd->user_size >= ksize))
+		left = copy_to_user(ucmd->ubuf, cmd, ksize);
+	else
+		left = copy_to_user(ucmd->ubuf, cmd, ucmd->user_size);
+	return left ? -EFAULT : 0;
 }
 
 /*
@@ -247,36 +293,44 @@ static void sgdma_file_drop_region(struct sgdma_file *f, u32 handle,
 
 static int sgdma_ioctl_info(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_info *cmd = ucmd->cmd;
+	struct sgdma_ioc_info cmd;
 	struct device *dev = f->sd->dev;
+	int ret;
 
-	if (cmd->flags || cmd->reserved)
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if (cmd.flags || cmd.reserved)
 		return -EINVAL;
 
-	cmd->abi_version = SGDMA_ABI_VERSION;
-	cmd->numa_node = dev_to_node(dev);
-	cmd->dma_mask = dma_get_mask(dev);
-	cmd->max_segment = dma_get_max_seg_size(dev);
-	cmd->seg_boundary = dma_get_seg_boundary(dev);
-	cmd->dev_flags = sgdma_dev_translated(dev) ? SGDMA_INFO_IOMMU : 0;
+	cmd.abi_version = SGDMA_ABI_VERSION;
+	cmd.numa_node = dev_to_node(dev);
+	cmd.dma_mask = dma_get_mask(dev);
+	cmd.max_segment = dma_get_max_seg_size(dev);
+	cmd.seg_boundary = dma_get_seg_boundary(dev);
+	cmd.dev_flags = sgdma_dev_translated(dev) ? SGDMA_INFO_IOMMU : 0;
 	if (sgdma_dev_coherent(dev))
-		cmd->dev_flags |= SGDMA_INFO_COHERENT;
-	memset(cmd->name, 0, sizeof(cmd->name));
-	strscpy(cmd->name, dev_name(dev), sizeof(cmd->name));
-	cmd->features = SGDMA_FEATURES;
-	cmd->dma_align = dma_get_cache_alignment();
-	return sgdma_respond(ucmd);
+		cmd.dev_flags |= SGDMA_INFO_COHERENT;
+	memset(cmd.name, 0, sizeof(cmd.name));
+	strscpy(cmd.name, dev_name(dev), sizeof(cmd.name));
+	cmd.features = SGDMA_FEATURES;
+	cmd.dma_align = dma_get_cache_alignment();
+	return sgdma_respond(ucmd, &cmd, sizeof(cmd));
 }
 
 /*
  * Hand a new region to the caller: its first segments into the caller's
  * array (a region of a few segments then needs no GET_SEGS), a handle, and
  * the reply with them.  @r and its count in f->nregions are the file's
- * from here on; on failure both are given up again.
+ * from here on; on failure both are given up again.  @reply is the
+ * caller's struct, whose @inline_count and @handle fields are filled in
+ * here (inline for the reply's size, see sgdma_get_arg()).
  */
-static int sgdma_file_add_region(struct sgdma_file *f, struct sgdma_ucmd *ucmd,
-				 struct sgdma_region *r, u32 *inline_count,
-				 u64 inline_segs, u32 *handle)
+static __always_inline int
+sgdma_file_add_region(struct sgdma_file *f, const struct sgdma_ucmd *ucmd,
+		      struct sgdma_region *r, u32 *inline_count,
+		      u64 inline_segs, u32 *handle,
+		      const void *reply, size_t reply_size)
 {
 	u64 count = *inline_count;
 	int ret = 0;
@@ -293,7 +347,7 @@ static int sgdma_file_add_region(struct sgdma_file *f, struct sgdma_ucmd *ucmd,
 		atomic_dec(&f->nregions);
 		return ret;
 	}
-	ret = sgdma_respond(ucmd);
+	ret = sgdma_respond(ucmd, reply, reply_size);
 	if (ret)
 		sgdma_file_drop_region(f, *handle, r);
 	return ret;
@@ -301,18 +355,21 @@ static int sgdma_file_add_region(struct sgdma_file *f, struct sgdma_ucmd *ucmd,
 
 static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_register *cmd = ucmd->cmd;
+	struct sgdma_ioc_register cmd;
 	struct sgdma_region *r;
 	u64 nsegs;
 	u32 slot;
 	u8 *stale;
 	int ret;
 
-	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
-	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
-	    cmd->handle || cmd->nsegs || cmd->region_flags ||
-	    cmd->status_slot || cmd->reserved2 ||
-	    (!cmd->inline_count && cmd->inline_segs))
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if ((cmd.flags & ~SGDMA_REG_FLAGS) ||
+	    !(cmd.flags & SGDMA_REG_DIR_MASK) || cmd.reserved ||
+	    cmd.handle || cmd.nsegs || cmd.region_flags ||
+	    cmd.status_slot || cmd.reserved2 ||
+	    (!cmd.inline_count && cmd.inline_segs))
 		return -EINVAL;
 	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
 		ret = -ENOSPC;
@@ -324,24 +381,25 @@ static int sgdma_ioctl_register(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 		goto err_count;
 	}
 
-	ret = sgdma_region_create(f->sd, cmd->addr, cmd->length, cmd->flags,
+	ret = sgdma_region_create(f->sd, cmd.addr, cmd.length, cmd.flags,
 				  stale, &r, &nsegs);
 	if (ret) {
 		if (stale)
 			sgdma_file_free_slot(f, slot);
 		/* Not contiguous: say how many segments it would have been. */
 		if (ret == -E2BIG && nsegs) {
-			cmd->nsegs = nsegs;
-			sgdma_respond(ucmd);
+			cmd.nsegs = nsegs;
+			sgdma_respond(ucmd, &cmd, sizeof(cmd));
 		}
 		goto err_count;
 	}
 	r->status_slot = slot;
-	cmd->nsegs = r->nsegs;
-	cmd->region_flags = r->facts;
-	cmd->status_slot = slot;
-	return sgdma_file_add_region(f, ucmd, r, &cmd->inline_count,
-				     cmd->inline_segs, &cmd->handle);
+	cmd.nsegs = r->nsegs;
+	cmd.region_flags = r->facts;
+	cmd.status_slot = slot;
+	return sgdma_file_add_region(f, ucmd, r, &cmd.inline_count,
+				     cmd.inline_segs, &cmd.handle,
+				     &cmd, sizeof(cmd));
 
 err_count:
 	atomic_dec(&f->nregions);
@@ -352,34 +410,38 @@ err_count:
 static int sgdma_ioctl_register_dmabuf(struct sgdma_file *f,
 				       struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_register_dmabuf *cmd = ucmd->cmd;
+	struct sgdma_ioc_register_dmabuf cmd;
 	struct sgdma_region *r;
 	u64 nsegs;
 	int ret;
 
-	if ((cmd->flags & ~SGDMA_REG_FLAGS) ||
-	    !(cmd->flags & SGDMA_REG_DIR_MASK) || cmd->reserved ||
-	    cmd->reserved2 || cmd->handle || cmd->nsegs ||
-	    cmd->region_flags || (!cmd->inline_count && cmd->inline_segs))
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if ((cmd.flags & ~SGDMA_REG_FLAGS) ||
+	    !(cmd.flags & SGDMA_REG_DIR_MASK) || cmd.reserved ||
+	    cmd.reserved2 || cmd.handle || cmd.nsegs ||
+	    cmd.region_flags || (!cmd.inline_count && cmd.inline_segs))
 		return -EINVAL;
 	if (atomic_inc_return(&f->nregions) > sgdma_max_regions_per_file) {
 		ret = -ENOSPC;
 		goto err_count;
 	}
 
-	ret = sgdma_region_create_dmabuf(f->sd, cmd->fd, cmd->offset,
-					 cmd->length, cmd->flags, &r, &nsegs);
+	ret = sgdma_region_create_dmabuf(f->sd, cmd.fd, cmd.offset,
+					 cmd.length, cmd.flags, &r, &nsegs);
 	if (ret) {
 		if (ret == -E2BIG && nsegs) {
-			cmd->nsegs = nsegs;
-			sgdma_respond(ucmd);
+			cmd.nsegs = nsegs;
+			sgdma_respond(ucmd, &cmd, sizeof(cmd));
 		}
 		goto err_count;
 	}
-	cmd->nsegs = r->nsegs;
-	cmd->region_flags = r->facts;
-	return sgdma_file_add_region(f, ucmd, r, &cmd->inline_count,
-				     cmd->inline_segs, &cmd->handle);
+	cmd.nsegs = r->nsegs;
+	cmd.region_flags = r->facts;
+	return sgdma_file_add_region(f, ucmd, r, &cmd.inline_count,
+				     cmd.inline_segs, &cmd.handle,
+				     &cmd, sizeof(cmd));
 
 err_count:
 	atomic_dec(&f->nregions);
@@ -388,51 +450,61 @@ err_count:
 
 static int sgdma_ioctl_get_segs(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_get_segs *cmd = ucmd->cmd;
+	struct sgdma_ioc_get_segs cmd;
 	struct sgdma_region *r;
 	int ret;
 
-	if (cmd->flags || cmd->reserved)
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if (cmd.flags || cmd.reserved)
 		return -EINVAL;
-	r = sgdma_file_get_region(f, cmd->handle);
+	r = sgdma_file_get_region(f, cmd.handle);
 	if (!r)
 		return -ENOENT;
 
-	ret = sgdma_region_copy_segs(r, cmd->first, &cmd->count,
-				     u64_to_user_ptr(cmd->segs));
+	ret = sgdma_region_copy_segs(r, cmd.first, &cmd.count,
+				     u64_to_user_ptr(cmd.segs));
 	sgdma_region_put(r);
 	if (ret)
 		return ret;
-	return sgdma_respond(ucmd);
+	return sgdma_respond(ucmd, &cmd, sizeof(cmd));
 }
 
 static int sgdma_ioctl_sync(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_sync *cmd = ucmd->cmd;
+	struct sgdma_ioc_sync cmd;
 	struct sgdma_region *r;
 	int ret;
 
-	if ((cmd->flags != SGDMA_SYNC_FOR_CPU &&
-	     cmd->flags != SGDMA_SYNC_FOR_DEVICE) || cmd->reserved)
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if ((cmd.flags != SGDMA_SYNC_FOR_CPU &&
+	     cmd.flags != SGDMA_SYNC_FOR_DEVICE) || cmd.reserved)
 		return -EINVAL;
-	r = sgdma_file_get_region(f, cmd->handle);
+	r = sgdma_file_get_region(f, cmd.handle);
 	if (!r)
 		return -ENOENT;
 
-	ret = sgdma_region_sync(r, cmd->offset, cmd->length,
-				cmd->flags == SGDMA_SYNC_FOR_CPU);
+	ret = sgdma_region_sync(r, cmd.offset, cmd.length,
+				cmd.flags == SGDMA_SYNC_FOR_CPU);
 	sgdma_region_put(r);
 	return ret;
 }
 
 static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 {
-	struct sgdma_ioc_unregister *cmd = ucmd->cmd;
+	struct sgdma_ioc_unregister cmd;
 	struct sgdma_region *r;
+	int ret;
 
-	if (cmd->flags || cmd->reserved)
+	ret = sgdma_get_arg(f, ucmd, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	if (cmd.flags || cmd.reserved)
 		return -EINVAL;
-	r = sgdma_file_unname_region(f, cmd->handle, NULL);
+	r = sgdma_file_unname_region(f, cmd.handle, NULL);
 	if (!r)
 		return -ENOENT;
 	atomic_dec(&f->nregions);
@@ -440,26 +512,16 @@ static int sgdma_ioctl_unregister(struct sgdma_file *f, struct sgdma_ucmd *ucmd)
 	return 0;
 }
 
-union sgdma_ioctl_buffer {
-	struct sgdma_ioc_info info;
-	struct sgdma_ioc_register reg;
-	struct sgdma_ioc_get_segs get_segs;
-	struct sgdma_ioc_sync sync;
-	struct sgdma_ioc_unregister unreg;
-	struct sgdma_ioc_register_dmabuf reg_dmabuf;
-};
-
 struct sgdma_ioctl_op {
+	/* Copies its struct in itself: sgdma_get_arg(). */
 	int (*execute)(struct sgdma_file *f, struct sgdma_ucmd *ucmd);
-	size_t size;		/* the kernel's struct */
-	size_t min_size;	/* the first published version of it */
+	size_t min_size;	/* the first published version of its struct */
 	bool query;		/* INFO: any opener, any process sharing it */
 };
 
 #define SGDMA_IOCTL_OP(_ioctl, _fn, _struct, _last, _query)		\
 	[_IOC_NR(_ioctl) - SGDMA_CMD_BASE] = {				\
 		.execute = _fn,						\
-		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
 		.query = _query,					\
 	}
@@ -483,10 +545,8 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct sgdma_file *f = file->private_data;
 	const struct sgdma_ioctl_op *op;
-	union sgdma_ioctl_buffer buf;
-	struct sgdma_ucmd ucmd = { .ubuf = (void __user *)arg, .cmd = &buf };
+	struct sgdma_ucmd ucmd = { .file = file, .ubuf = (void __user *)arg };
 	unsigned int nr = _IOC_NR(cmd);
-	int ret;
 
 	/*
 	 * Type and number only: the size bits are those of the caller's
@@ -503,22 +563,7 @@ static long sgdma_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EINVAL;
 	if (ucmd.user_size > SGDMA_MAX_ARG_SIZE)
 		return -E2BIG;
-	ucmd.ksize = op->size;
-	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuf,
-				    ucmd.user_size);
-	if (ret)
-		return ret;
-
-	if (!op->query) {
-		/* The device may write the memory: a read-only open may not. */
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
-		/* Regions pin pages of, and are charged to, the opener's mm. */
-		if (current->mm != f->mm)
-			return -EPERM;
-	}
-	if (sgdma_dev_revoked(f->sd))
-		return -ENODEV;
+	ucmd.query = op->query;
 	return op->execute(f, &ucmd);
 }
 

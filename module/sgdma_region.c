@@ -879,7 +879,13 @@ int sgdma_region_reserve(struct sgdma_region *r, unsigned int *max_entry)
 		atomic_inc(&sd->inflight);
 		r->limits.max_len = max_t(u64, dma_get_max_seg_size(dev), 1);
 		r->limits.boundary_mask = dma_get_seg_boundary(dev);
-		*max_entry = sgdma_sg_max_segment(dev);
+		/*
+		 * One pinned page is one entry, within any limit (it is at
+		 * least a page): a small registration skips asking the DMA
+		 * layer.
+		 */
+		*max_entry = r->npages == 1 ? PAGE_SIZE :
+					      sgdma_sg_max_segment(dev);
 	}
 	up_read(&sd->dma_lock);
 	return ret;
@@ -989,10 +995,14 @@ int sgdma_region_map(struct sgdma_region *r)
 	 * A dma-buf region syncs the exporter's whole table, as mapped: with
 	 * two equal mappings of one dma-buf (no IOMMU), DMA-API debugging can
 	 * tell which one a sync means only when it names a table exactly.
-	 * Mapping it did the same work on the same memory.
+	 * Mapping it did the same work on the same memory.  A user buffer
+	 * whose mapping needs no sync skips the walk (kernels before 6.11
+	 * walk every entry to do nothing).
 	 */
-	dma_sync_sgtable_for_device(dev, r->dmabuf ? r->dmabuf_sgt : r->sgt,
-				    r->dir);
+	if (r->dmabuf)
+		dma_sync_sgtable_for_device(dev, r->dmabuf_sgt, r->dir);
+	else if (r->facts & SGDMA_REGION_NEEDS_SYNC)
+		dma_sync_sgtable_for_device(dev, r->sgt, r->dir);
 
 	sgdma_stats_add(sd, 1, r->npages);
 	r->mapped = true;
@@ -1238,6 +1248,34 @@ static int sgdma_region_gone(struct sgdma_region *r)
 	return sgdma_dev_revoked(r->sd) ? -ENODEV : -ENOENT;
 }
 
+/*
+ * Segments out to userspace field by field: copy_to_user() of the chunk
+ * would have a size known only at run time, which hardened usercopy checks
+ * in every call (a third of a null ioctl; a small registration copies one
+ * segment).
+ */
+static int sgdma_put_segs(struct sgdma_ioc_seg __user *useg,
+			  const struct sgdma_ioc_seg *seg, unsigned int n)
+{
+	unsigned int i;
+
+	/* Every field of the uapi struct is written below. */
+	BUILD_BUG_ON(sizeof(*useg) != 3 * sizeof(u64));
+	if (!user_write_access_begin(useg, n * sizeof(*useg)))
+		return -EFAULT;
+	for (i = 0; i < n; i++) {
+		unsafe_put_user(seg[i].addr, &useg[i].addr, efault);
+		unsafe_put_user(seg[i].len, &useg[i].len, efault);
+		unsafe_put_user(seg[i].offset, &useg[i].offset, efault);
+	}
+	user_write_access_end();
+	return 0;
+
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 			   struct sgdma_ioc_seg __user *useg)
 {
@@ -1262,7 +1300,7 @@ int sgdma_region_copy_segs(struct sgdma_region *r, u64 first, u64 *count,
 			sgdma_cursor_next(r, &chunk[i]);
 		mutex_unlock(&r->lock);
 
-		if (copy_to_user(useg + done, chunk, n * sizeof(chunk[0])))
+		if (sgdma_put_segs(useg + done, chunk, n))
 			return -EFAULT;
 		done += n;
 		if (done < todo)	/* between chunks */

@@ -571,6 +571,18 @@ TEST_F(UapiTest, HandlesGetSegsAndSync)
 	g.count = 1;
 	g.segs = 0xffff888000000000ULL;
 	EXPECT_EQ(EFAULT, call(SGDMA_IOC_GET_SEGS, &g)) << "kernel pointer";
+	{
+		// A segment that starts in writable memory and ends in a read-only page.
+		const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+		auto *two = static_cast<uint8_t *>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+		                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+		ASSERT_NE(MAP_FAILED, two) << strerror(errno);
+		ASSERT_EQ(0, mprotect(two + page, page, PROT_READ)) << strerror(errno);
+		g.segs = reinterpret_cast<uintptr_t>(two + page - sizeof(uint64_t));
+		EXPECT_EQ(EFAULT, call(SGDMA_IOC_GET_SEGS, &g))
+		    << "segment across a read-only page";
+		munmap(two, 2 * page);
+	}
 	g.segs = reinterpret_cast<uintptr_t>(segs.data());
 	g.handle = 12345;
 	EXPECT_EQ(ENOENT, call(SGDMA_IOC_GET_SEGS, &g)) << "bad handle";
