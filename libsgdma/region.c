@@ -76,6 +76,7 @@ static int check_args(const char *fn, const struct sgdma_dev *dev, const void *b
 static struct sgdma_region *resize_region(const char *fn, struct sgdma_region *r, uint64_t nsegs)
 {
 	struct sgdma_region *n;
+	size_t size;
 
 	if (nsegs > (SIZE_MAX - sizeof(*r)) / sizeof(r->segs[0])) {
 		sgdma__fail(ENOMEM, "%s: %llu segments do not fit in memory", fn,
@@ -83,7 +84,9 @@ static struct sgdma_region *resize_region(const char *fn, struct sgdma_region *r
 		free(r);
 		return NULL;
 	}
-	n = realloc(r, sizeof(*r) + (size_t)nsegs * sizeof(r->segs[0]));
+	/* realloc(NULL) would be malloc() behind one more call. */
+	size = sizeof(*r) + (size_t)nsegs * sizeof(r->segs[0]);
+	n = r ? realloc(r, size) : malloc(size);
 	if (!n) {
 		sgdma__fail(ENOMEM, "%s: out of memory for %llu segments", fn,
 		            (unsigned long long)nsegs);
