@@ -256,6 +256,27 @@ static bool sgdma_read_pin_breaks_cow(struct vm_area_struct *vma)
 }
 
 /*
+ * A write pin of a few pages where the kernel does not check the VMA
+ * itself: looking the VMA up under mmap_lock would cost more than the
+ * pages, so pin first and keep the pins if every page is anonymous (only
+ * private mappings have anonymous pages, and they track no writes).
+ * Returns the pages pinned, or 0 when the VMA must decide.
+ */
+static long sgdma_pin_anon_pages(unsigned long start, unsigned long nr,
+				 unsigned int gup_flags, struct page **pages)
+{
+	long i, pinned = pin_user_pages_fast(start, nr, gup_flags, pages);
+
+	for (i = 0; i < pinned; i++) {
+		if (!PageAnon(pages[i])) {
+			unpin_user_pages(pages, pinned);
+			return 0;
+		}
+	}
+	return max(pinned, 0L);
+}
+
+/*
  * Pin up to @nr pages from @start, stopping at the end of a VMA where its
  * kind decides how.  Returns the pages pinned or a negative errno.
  */
@@ -269,6 +290,11 @@ static long sgdma_pin_batch(unsigned long start, unsigned long nr, bool write,
 
 	if (write && SGDMA_GUP_REFUSES_UNTRACKED_WRITES)
 		return pin_user_pages_fast(start, nr, gup_flags, pages);
+	if (write && nr <= SGDMA_PIN_ONSTACK) {
+		ret = sgdma_pin_anon_pages(start, nr, gup_flags, pages);
+		if (ret)
+			return ret;
+	}
 
 	mmap_read_lock(mm);
 	vma = sgdma_vma_lookup(mm, start);
