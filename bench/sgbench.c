@@ -4,7 +4,7 @@
  * ways a user could pin and map the same buffer instead, in one boot and on
  * one prefaulted buffer per page kind (docs/performance.md).
  *
- *   sgbench --csv FILE [--sizes 4K,64K,...] [--rounds N] [--kinds 4k,thp,huge2m]
+ *   sgbench --csv FILE [--sizes 4K,64K,...] [--rounds N] [--kinds 4k,thp,huge2m,huge1g]
  *           [--arms sgdma,mlock,rxe,vfio,gup,gup_fast]
  *           [--only reg,segs,kmem,null,sync]
  *
@@ -77,8 +77,14 @@ struct gup_test {
 
 enum arm { A_SGDMA, A_MLOCK, A_RXE, A_VFIO, A_GUP, A_GUP_FAST, NARMS };
 static const char *const arm_name[NARMS] = {"sgdma", "mlock", "rxe", "vfio", "gup", "gup_fast"};
-enum kind { K_4K, K_THP, K_HUGE2M, NKINDS };
-static const char *const kind_name[NKINDS] = {"4k", "thp", "huge2m"};
+enum kind { K_4K, K_THP, K_HUGE2M, K_HUGE1G, NKINDS };
+static const char *const kind_name[NKINDS] = {"4k", "thp", "huge2m", "huge1g"};
+
+/* The hugetlb page size of @kind; 0: not a hugetlb kind. */
+static uint64_t hugetlb_size(enum kind kind)
+{
+	return kind == K_HUGE2M ? HUGE_2M : kind == K_HUGE1G ? GiB : 0;
+}
 
 static struct {
 	FILE *csv;
@@ -240,15 +246,39 @@ static long long thp_kb(void)
 	return v;
 }
 
-/* The reservation found before sgbench raised it, given back after. */
+/* The reservation of a hugetlb size found before sgbench raised it, given back after. */
 static long long hugepages_before;
 
-static int set_hugepages(long long n)
+static void hugepages_path(char *path, size_t n, uint64_t page_size)
 {
-	char text[32];
+	snprintf(path, n, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
+	         (uint64_t)(page_size / KiB));
+}
 
+/* Huge pages of @page_size reserved now; -1 when the kernel has no such size. */
+static long long get_hugepages(uint64_t page_size)
+{
+	char path[96];
+	long long n = -1;
+	FILE *f;
+
+	hugepages_path(path, sizeof(path), page_size);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static int set_hugepages(uint64_t page_size, long long n)
+{
+	char path[96], text[32];
+
+	hugepages_path(path, sizeof(path), page_size);
 	snprintf(text, sizeof(text), "%lld", n);
-	return write_file("/proc/sys/vm/nr_hugepages", text);
+	return write_file(path, text);
 }
 
 /* A prefaulted buffer of @len bytes of @kind; false (and why) when not possible. */
@@ -257,27 +287,33 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 	memset(b, 0, sizeof(*b));
 	b->kind = kind;
 	b->len = len;
-	if (kind == K_HUGE2M) {
-		long want_pages = (long)(len / HUGE_2M);
-		long long got;
+	if (hugetlb_size(kind)) {
+		uint64_t page = hugetlb_size(kind);
+		long long want_pages = (long long)(len / page), got;
+		int shift = __builtin_ctzll(page);
 
-		hugepages_before = meminfo_kb("HugePages_Total");
+		hugepages_before = get_hugepages(page);
+		if (hugepages_before < 0) {
+			snprintf(why, whylen, "no %s huge pages in this kernel or CPU",
+			         kind_name[kind]);
+			return false;
+		}
 		if (hugepages_before < want_pages)
-			set_hugepages(want_pages);
-		got = meminfo_kb("HugePages_Total");
+			set_hugepages(page, want_pages);
+		got = get_hugepages(page);
 		if (got < want_pages) {
-			snprintf(why, whylen, "only %lld of %ld 2 MiB huge pages could be reserved",
-			         got, want_pages);
-			set_hugepages(hugepages_before);
+			snprintf(why, whylen, "only %lld of %lld %s huge pages could be reserved",
+			         got, want_pages, kind_name[kind]);
+			set_hugepages(page, hugepages_before);
 			return false;
 		}
 		b->map_len = len;
-		b->map =
-		    mmap(NULL, len, PROT_READ | PROT_WRITE,
-		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
+		b->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT),
+		              -1, 0);
 		if (b->map == MAP_FAILED) {
 			snprintf(why, whylen, "mmap(MAP_HUGETLB): %s", strerror(errno));
-			set_hugepages(hugepages_before);
+			set_hugepages(page, hugepages_before);
 			return false;
 		}
 		b->addr = b->map;
@@ -305,8 +341,8 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 static void buffer_put(struct buffer *b)
 {
 	munmap(b->map, b->map_len);
-	if (b->kind == K_HUGE2M)
-		set_hugepages(hugepages_before);
+	if (hugetlb_size(b->kind))
+		set_hugepages(hugetlb_size(b->kind), hugepages_before);
 }
 
 /* ---- the arms ---------------------------------------------------------- */
@@ -624,8 +660,12 @@ static void test_reg(enum kind kind)
 	for (int i = 0; i < opt.nsizes; i++)
 		if (opt.sizes[i] > max)
 			max = opt.sizes[i];
-	if (kind == K_HUGE2M && max < HUGE_2M)
-		max = HUGE_2M;
+	if (hugetlb_size(kind) && max < hugetlb_size(kind)) {
+		printf("sgbench: no size is a multiple of %s pages\n", kind_name[kind]);
+		row("absent", kind_name[kind], max, "buffer", 0, 0,
+		    "no size a multiple of the page");
+		return;
+	}
 	if (!buffer_get(&b, kind, max, why, sizeof(why))) {
 		printf("sgbench: no %s buffer of %" PRIu64 " bytes: %s\n", kind_name[kind], max,
 		       why);
@@ -647,7 +687,7 @@ static void test_reg(enum kind kind)
 		for (int s = 0; s < opt.nsizes; s++) {
 			uint64_t len = opt.sizes[s], nsegs = 0, phys;
 
-			if (kind == K_HUGE2M && len % HUGE_2M)
+			if (hugetlb_size(kind) && len % hugetlb_size(kind))
 				continue;
 			if (arm_run(A_SGDMA, b.addr, len, 1, &nsegs) < 0)
 				continue;
@@ -671,7 +711,7 @@ static void test_reg(enum kind kind)
 				uint64_t len = opt.sizes[s], reps, batch, sum = 0, wall = 0, w;
 				int64_t t = 0;
 
-				if (kind == K_HUGE2M && len % HUGE_2M)
+				if (hugetlb_size(kind) && len % hugetlb_size(kind))
 					continue;
 				/*
 				 * Small sizes: the mean of several, timed together; the
@@ -937,7 +977,7 @@ int main(int argc, char **argv)
 
 	opt.rounds = 7;
 	parse_list("sgdma,mlock,rxe,vfio,gup,gup_fast", arm_name, NARMS, opt.arms);
-	parse_list("4k,thp,huge2m", kind_name, NKINDS, opt.kinds);
+	parse_list("4k,thp,huge2m,huge1g", kind_name, NKINDS, opt.kinds);
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
