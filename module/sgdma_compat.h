@@ -53,6 +53,21 @@ static inline bool sgdma_dev_coherent(struct device *dev)
  */
 #define SGDMA_IOMMU_SYNCS_ONLY_CACHES_AND_BOUNCES IS_ENABLED(CONFIG_IOMMU_DMA)
 
+/*
+ * From 6.11 the device knows whether any of its mappings can need a sync:
+ * none while it is coherent and swiotlb never bounced for it (its first
+ * bounce clears the device's flag, inside the mapping call).  Before, only
+ * each mapping knows.
+ */
+static inline bool sgdma_dev_may_need_sync(struct device *dev)
+{
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
+	return dma_dev_need_sync(dev);
+#else
+	return true;
+#endif
+}
+
 /* vm_flags is written through helpers from 6.3 on. */
 static inline void sgdma_vm_flags_mod(struct vm_area_struct *vma,
 				      vm_flags_t set, vm_flags_t clear)

@@ -147,6 +147,9 @@ static u64 sgdma_bounced_bytes(struct sgdma_region *r)
 	u64 cpu_start = 0, dma_start = 0, bytes = 0;
 	unsigned int i;
 
+	/* swiotlb never bounced for the device: no walk over every entry. */
+	if (!sgdma_dev_may_need_sync(dev))
+		return 0;
 	for_each_sgtable_dma_sg(r->sgt, dma, i) {
 		phys_addr_t phys;
 
@@ -378,6 +381,9 @@ static unsigned long sgdma_contig_pages(struct page **pages, unsigned long n)
 	struct page *first = pages[0];
 	unsigned long i = 1;
 
+	/* Scattered pages: one compare each. */
+	if (n == 1 || pages[1] != first + 1)
+		return 1;
 	while (i + 8 <= n) {
 		const unsigned long *p = (const unsigned long *)(pages + i);
 		unsigned long w = (unsigned long)(first + i), s = sizeof(*first);
@@ -778,9 +784,11 @@ static u64 sgdma_seg_room(const struct sgdma_seg_limits *limits, u64 addr)
  * other on the bus (swiotlb hands out neighbouring slots, an IOMMU merges on
  * its own), cut at the device's max segment length and before a boundary.
  * Without an IOMMU a physically contiguous run may cross a boundary: the
- * DMA layer does not cut it, so this does.
+ * DMA layer does not cut it, so this does.  Inline in its loops: every
+ * segment goes through it twice (counted, then reported).
  */
-static void sgdma_cursor_next(struct sgdma_region *r, struct sgdma_ioc_seg *seg)
+static __always_inline void sgdma_cursor_next(struct sgdma_region *r,
+					      struct sgdma_ioc_seg *seg)
 {
 	struct sgdma_seg_cursor *c = &r->cursor;
 	u64 addr = sg_dma_address(c->sg) + c->sg_off;
@@ -860,6 +868,8 @@ static bool sgdma_region_needs_sync(struct sgdma_region *r)
 		return true;
 	if (sgdma_dev_translated(dev) &&
 	    SGDMA_IOMMU_SYNCS_ONLY_CACHES_AND_BOUNCES)
+		return false;
+	if (!sgdma_dev_may_need_sync(dev))
 		return false;
 	/* The DMA layer's own answer, per mapping (exact for dma-direct). */
 	for_each_sgtable_dma_sg(r->sgt, sg, i) {
