@@ -4,7 +4,8 @@
  * ways a user could pin and map the same buffer instead, in one boot and on
  * one prefaulted buffer per page kind (docs/performance.md).
  *
- *   sgbench --csv FILE [--sizes 4K,64K,...] [--rounds N] [--kinds 4k,thp,huge2m,huge1g]
+ *   sgbench --csv FILE [--sizes 4K,64K,...] [--rounds N]
+ *           [--kinds 4k,4k_scattered,thp,huge2m,huge1g]
  *           [--arms sgdma,mlock,rxe,vfio,gup,gup_fast]
  *           [--only reg,segs,kmem,null,sync]
  *
@@ -77,8 +78,13 @@ struct gup_test {
 
 enum arm { A_SGDMA, A_MLOCK, A_RXE, A_VFIO, A_GUP, A_GUP_FAST, NARMS };
 static const char *const arm_name[NARMS] = {"sgdma", "mlock", "rxe", "vfio", "gup", "gup_fast"};
-enum kind { K_4K, K_THP, K_HUGE2M, K_HUGE1G, NKINDS };
-static const char *const kind_name[NKINDS] = {"4k", "thp", "huge2m", "huge1g"};
+/*
+ * 4k: 4 KiB pages as the allocator hands them out; 4k_scattered: 4 KiB
+ * pages no two of which are adjacent in memory (a segment per page, as on
+ * a machine whose memory is fragmented).
+ */
+enum kind { K_4K, K_4K_SCATTERED, K_THP, K_HUGE2M, K_HUGE1G, NKINDS };
+static const char *const kind_name[NKINDS] = {"4k", "4k_scattered", "thp", "huge2m", "huge1g"};
 
 /* The hugetlb page size of @kind; 0: not a hugetlb kind. */
 static uint64_t hugetlb_size(enum kind kind)
@@ -281,6 +287,28 @@ static int set_hugepages(uint64_t page_size, long long n)
 	return write_file(path, text);
 }
 
+/*
+ * Fault in @len bytes at @addr a page at a time, each followed by a page of
+ * a spacer buffer, freed after: whichever way the allocator walks memory,
+ * the page handed out after one of ours is not ours.
+ */
+static bool scatter_pages(uint8_t *addr, uint64_t len, char *why, size_t whylen)
+{
+	uint8_t *spacer =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (spacer == MAP_FAILED || madvise(spacer, len, MADV_NOHUGEPAGE)) {
+		snprintf(why, whylen, "spacer: %s", strerror(errno));
+		return false;
+	}
+	for (uint64_t off = 0; off < len; off += 4096) {
+		addr[off] = (uint8_t)(off >> 12 | 1);
+		spacer[off] = 1;
+	}
+	munmap(spacer, len);
+	return true;
+}
+
 /* A prefaulted buffer of @len bytes of @kind; false (and why) when not possible. */
 static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why, size_t whylen)
 {
@@ -333,6 +361,8 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 			return false;
 		}
 	}
+	if (kind == K_4K_SCATTERED)
+		return scatter_pages(b->addr, len, why, whylen);
 	for (uint64_t off = 0; off < len; off += 4096)
 		b->addr[off] = (uint8_t)(off >> 12 | 1);
 	return true;
@@ -977,7 +1007,7 @@ int main(int argc, char **argv)
 
 	opt.rounds = 7;
 	parse_list("sgdma,mlock,rxe,vfio,gup,gup_fast", arm_name, NARMS, opt.arms);
-	parse_list("4k,thp,huge2m,huge1g", kind_name, NKINDS, opt.kinds);
+	parse_list("4k,4k_scattered,thp,huge2m,huge1g", kind_name, NKINDS, opt.kinds);
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
