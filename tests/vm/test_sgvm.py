@@ -64,6 +64,35 @@ class KernelTrouble(unittest.TestCase):
         self.assertEqual(([], []), sgvm.kernel_trouble("[    1.0] sgdma: loaded\n"))
 
 
+class GuestMemory(unittest.TestCase):
+    def test_machine_keeps_its_own_nodes(self):
+        bounce = sgvm.machines.CONFIGS["bounce"]
+        self.assertEqual(bounce.node_mib, sgvm.node_mib(bounce))
+
+    def test_more_memory_keeps_the_nodes_proportions(self):
+        self.assertEqual((2048, 2048), sgvm.node_mib(sgvm.machines.CONFIGS["direct"], 4096))
+        self.assertEqual((3072, 1024), sgvm.node_mib(sgvm.machines.CONFIGS["bounce"], 4096))
+        self.assertEqual(3000, sum(sgvm.node_mib(sgvm.machines.CONFIGS["direct"], 3000)))
+
+    def test_less_than_the_machine_is_refused(self):
+        with self.assertRaises(SystemExit):
+            sgvm.node_mib(sgvm.machines.CONFIGS["direct"], 512)
+
+    def test_qemu_command_has_the_memory_and_the_gigantic_pages(self):
+        kernel = sgvm.kernels.Kernel("6.12.117+deb12-amd64", Path("/boot/vmlinuz"), Path("/nonexistent"),
+                                     Path("/nonexistent"))
+        work = Path("/nonexistent-workdir")
+        cmd = sgvm.qemu_command(kernel, "direct", work, work / "initrd", False, None, 4096, 1)
+        self.assertEqual("4096M", cmd[cmd.index("-m") + 1])
+        self.assertIn("size=2048M", " ".join(cmd))
+        self.assertIn("+pdpe1gb", cmd[cmd.index("-cpu") + 1])
+        self.assertIn("hugepagesz=1G hugepages=1", cmd[cmd.index("-append") + 1])
+        plain = sgvm.qemu_command(kernel, "direct", work, work / "initrd", False)
+        self.assertEqual("1024M", plain[plain.index("-m") + 1])
+        self.assertNotIn("pdpe1gb", plain[plain.index("-cpu") + 1])
+        self.assertNotIn("hugepagesz", plain[plain.index("-append") + 1])
+
+
 class LineResult(unittest.TextTestResult):
     def addSuccess(self, test):
         super().addSuccess(test)
