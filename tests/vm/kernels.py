@@ -107,22 +107,21 @@ class Kernel:
         return self.arch != HOST_ARCH or self.config("KASAN") == "y"
 
     @property
-    def boots_under_fixed_icount(self) -> bool:
-        """Whether it brings up its second CPU under -icount with a fixed shift.
+    def stalls_bringing_up_cpus(self) -> bool:
+        """Whether its second CPU's bring-up stalls under -icount until the
+        VM is stopped and resumed (sgvm's nudge_until_init does that).
 
-        Debian's x86 5.10 and 6.1 stall there (5.10 tried with shift 0, 1
-        and 2, 6.1 with 0; both also with tsc=reliable: the new CPU spins in
-        cpu_init() waiting for cpu_callout_mask while the boot CPU loops in
-        schedule(), for minutes). Stopping and resuming the VM once (a gdb
-        attach and detach, twice on 6.1) ended the stall at once, so it
-        looks like a livelock of QEMU's round-robin vCPU scheduling under
-        icount rather than the kernel's; 6.12 and later, whose x86 CPU
-        bring-up was rewritten in 6.5, have not met it. The older two run
-        under shift=auto, where the bring-up took 0.6 to 215 s of guest
-        time (32 VMs in four runs, 22 of them under 40 s), with the host's
-        load.
+        Debian's x86 5.10 and 6.1 (shift 0, 1 and 2 tried; also with
+        tsc=reliable): the new CPU spins in cpu_init() waiting for
+        cpu_callout_mask while the boot CPU loops in schedule(), for
+        minutes. A stop and resume (a gdb attach and detach, or QMP stop
+        and cont) ends it at once, so it looks like a livelock of QEMU's
+        round-robin vCPU scheduling under icount rather than the kernel's;
+        6.12 and later, whose x86 CPU bring-up was rewritten in 6.5, have
+        not met it. Without the nudges the two ran under shift=auto, where
+        the bring-up took 0.6 to 215 s of guest time with the host's load.
         """
-        return self.arch != "amd64" or version_key(self.version) >= version_key("6.12")
+        return self.arch == "amd64" and version_key(self.version) < version_key("6.12")
 
     def config(self, name) -> str:
         """The value of CONFIG_<name> in the build tree ('' when unset)."""
