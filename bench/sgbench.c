@@ -149,10 +149,10 @@ static bool want(const char *test)
  * instruction count times 2^shift ns.  tests/vm/sgvm fixes the shift at 0;
  * under shift=auto (6.1 and 5.10 before they were nudged through their
  * boot) QEMU moves it in steps of 2 with the host's load, and the same code
- * takes 2, 4 or 8 times as long from one second to the next.  A fixed loop timed before and after each
- * measurement gives the pace (the faster of the two: an interrupt can only
- * slow the loop down), so that bench-report can put all measurements on one
- * scale whichever clock ran.
+ * takes 2, 4 or 8 times as long from one second to the next.  A fixed loop
+ * timed before and after each measurement gives the pace (the faster of the
+ * two: an interrupt can only slow the loop down), so that bench-report can
+ * put all measurements on one scale whichever clock ran.
  */
 static uint64_t calib_before;
 
