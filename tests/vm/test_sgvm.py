@@ -3,7 +3,12 @@
 
 import importlib.machinery
 import importlib.util
+import json
+import shutil
+import socket
 import sys
+import tempfile
+import threading
 import unittest
 from pathlib import Path
 
@@ -91,6 +96,64 @@ class GuestMemory(unittest.TestCase):
         self.assertEqual("1024M", plain[plain.index("-m") + 1])
         self.assertNotIn("pdpe1gb", plain[plain.index("-cpu") + 1])
         self.assertNotIn("hugepagesz", plain[plain.index("-append") + 1])
+
+
+class FakeQmp:
+    """A QMP server on a Unix socket that answers each command after an event."""
+
+    def __init__(self, path, close_after=None):
+        self.commands = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(1)
+        self.close_after = close_after
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.server.accept()
+        with conn, conn.makefile("rw") as f:
+            f.write('{"QMP": {"version": {}, "capabilities": []}}\n')
+            f.flush()
+            for line in f:
+                self.commands.append(json.loads(line)["execute"])
+                if len(self.commands) == self.close_after:
+                    return
+                f.write('{"event": "STOP", "timestamp": {}}\n{"return": {}}\n')
+                f.flush()
+
+
+class Nudges(unittest.TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="sgvm-test-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_stop_then_cont(self):
+        qmp = FakeQmp(self.dir / "qmp.sock")
+        sgvm.qmp_stop_cont(self.dir / "qmp.sock")
+        self.assertEqual(["qmp_capabilities", "stop", "cont"], qmp.commands)
+
+    def test_qemu_gone_midway_is_an_error_not_a_hang(self):
+        FakeQmp(self.dir / "qmp.sock", close_after=2)
+        with self.assertRaises(OSError):
+            sgvm.qmp_stop_cont(self.dir / "qmp.sock")
+
+    def test_no_nudge_once_init_ran(self):
+        class Running:
+            def poll(self):
+                return None
+
+        console = self.dir / "console.log"
+        console.write_text("[    1.0] booting\n" + sgvm.INIT_MARK + "\n")
+        qmp = FakeQmp(self.dir / "qmp.sock")
+        sgvm.NUDGE_EVERY, saved = 0.01, sgvm.NUDGE_EVERY
+        try:
+            sgvm.nudge_until_init(self.dir / "qmp.sock", console, Running())
+        finally:
+            sgvm.NUDGE_EVERY = saved
+        self.assertEqual([], qmp.commands)
 
 
 class LineResult(unittest.TextTestResult):
