@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scatter.h"
 #include "sgtest.h"
 
 #define KiB     (1ULL << 10)
@@ -287,28 +288,6 @@ static int set_hugepages(uint64_t page_size, long long n)
 	return write_file(path, text);
 }
 
-/*
- * Fault in @len bytes at @addr a page at a time, each followed by a page of
- * a spacer buffer, freed after: whichever way the allocator walks memory,
- * the page handed out after one of ours is not ours.
- */
-static bool scatter_pages(uint8_t *addr, uint64_t len, char *why, size_t whylen)
-{
-	uint8_t *spacer =
-	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (spacer == MAP_FAILED || madvise(spacer, len, MADV_NOHUGEPAGE)) {
-		snprintf(why, whylen, "spacer: %s", strerror(errno));
-		return false;
-	}
-	for (uint64_t off = 0; off < len; off += 4096) {
-		addr[off] = (uint8_t)(off >> 12 | 1);
-		spacer[off] = 1;
-	}
-	munmap(spacer, len);
-	return true;
-}
-
 /* A prefaulted buffer of @len bytes of @kind; false (and why) when not possible. */
 static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why, size_t whylen)
 {
@@ -361,8 +340,14 @@ static bool buffer_get(struct buffer *b, enum kind kind, uint64_t len, char *why
 			return false;
 		}
 	}
-	if (kind == K_4K_SCATTERED)
-		return scatter_pages(b->addr, len, why, whylen);
+	if (kind == K_4K_SCATTERED) {
+		if (scatter_fault(b->addr, len)) {
+			snprintf(why, whylen, "spacer: %s", strerror(errno));
+			munmap(b->map, b->map_len);
+			return false;
+		}
+		return true;
+	}
 	for (uint64_t off = 0; off < len; off += 4096)
 		b->addr[off] = (uint8_t)(off >> 12 | 1);
 	return true;

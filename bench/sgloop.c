@@ -4,7 +4,8 @@
  * of SIZE bytes (4 KiB pages) through libsgdma, with nothing else: the
  * workload bench/profile counts instructions of. COUNT 0 prepares the
  * buffer only (the profile's baseline). "scattered": no two pages of the
- * buffer adjacent in memory, so each is a segment of its own (direct).
+ * buffer adjacent in memory, so each is a segment of its own (direct;
+ * bench/scatter.h).
  *
  *   sgloop SIZE COUNT [scattered]
  */
@@ -15,27 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/*
- * @size bytes whose pages are every other page of a buffer twice as large:
- * the pages left between them keep any two apart in memory.
- */
-static void *scattered_buffer(unsigned long long size)
-{
-	const size_t page = 4096;
-	char *pool, *buf;
-
-	pool = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	buf = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (pool == MAP_FAILED || buf == MAP_FAILED)
-		return MAP_FAILED;
-	madvise(pool, 2 * size, MADV_NOHUGEPAGE);
-	memset(pool, 1, 2 * size);
-	for (size_t off = 0; off < size; off += page)
-		if (mremap(pool + 2 * off, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, buf + off) ==
-		    MAP_FAILED)
-			return MAP_FAILED;
-	return buf;
-}
+#include "scatter.h"
 
 int main(int argc, char **argv)
 {
@@ -51,19 +32,16 @@ int main(int argc, char **argv)
 	count = strtoull(argv[2], &end2, 0);
 	if (errno || *end1 || *end2 || !size)
 		goto usage;
-	if (argc == 4) {
-		if (size % 4096)
-			goto usage;
-		buf = scattered_buffer(size);
-	} else {
-		buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (buf != MAP_FAILED) {
-			madvise(buf, size, MADV_NOHUGEPAGE);
-			memset(buf, 1, size);
-		}
-	}
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
-		perror("sgloop: buffer");
+		perror("sgloop: mmap");
+		return 1;
+	}
+	madvise(buf, size, MADV_NOHUGEPAGE);
+	if (argc == 3)
+		memset(buf, 1, size);
+	else if (scatter_fault(buf, size)) {
+		perror("sgloop: scattered buffer");
 		return 1;
 	}
 	dev = sgdma_default_dev();
